@@ -1,0 +1,41 @@
+"""The verdict: one judged hypothesis or objective, with what was expected and what was measured."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Status(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"      # could not be measured (e.g. no fault was injected)
+    SKIPPED = "skipped"      # not judged in this run (e.g. the run aborted before it)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str                    # e.g. "steady state before", "rto", "rpo", "failover", "slo p99 (fault)"
+    status: Status
+    expected: str                # human text: "≤ 30s", "all probes ok"
+    measured: str                # human text: "4.25s ± 0.25s"
+    detail: str = ""             # why, in one or two sentences
+    value: float | None = None   # machine value (seconds, fraction, count) where there is one
+    precision: float | None = None
+    kind: str = "hypothesis"     # hypothesis | objective | slo
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASSED
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = self.status.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Verdict":
+        d = dict(d)
+        d["status"] = Status(d["status"])
+        return cls(**d)
