@@ -1,0 +1,69 @@
+"""The driver interface: turn one fault on one target into a handle, and back.
+
+A driver is three calls — ``inject(fault) -> Handle``, ``revert(handle)``, ``close()`` —
+plus ``check(fault)`` (plan time: raise ``PlanError`` if the fault cannot be done, before
+anything is touched) and ``describe(fault)`` (what ``plan`` prints). ``revert`` is
+idempotent: reverting twice, or reverting something already gone, succeeds. A ``Handle`` is
+plain JSON data so that the ledger can revert it after a crash, in another process, with a
+fresh driver instance. The engine calls drivers from a worker thread with a timeout.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from chaosrunner.model.targets import Target
+
+
+@dataclass(frozen=True)
+class PlannedFault:
+    """One fault on one concrete target, as the planner paired it with a driver."""
+
+    fault_id: str
+    spec: Any                      # a model from chaosrunner.model.faults
+    target_name: str
+    target: Target | None
+    driver: str
+
+    @property
+    def type(self) -> str:
+        return str(self.spec.type)
+
+
+@dataclass(frozen=True)
+class Handle:
+    fault_id: str
+    driver: str
+    target: str
+    fault_type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Handle":
+        return cls(d["fault_id"], d["driver"], d["target"], d["fault_type"], dict(d.get("data", {})))
+
+
+class Driver(ABC):
+    name: ClassVar[str]
+    fault_types: ClassVar[tuple[str, ...]]
+    handle: ClassVar[str | None] = None     # the inventory handle a target needs (None: none)
+
+    def check(self, fault: PlannedFault) -> None:
+        """Raise PlanError if this fault cannot be done on this target. Default: handle present."""
+
+    @abstractmethod
+    def describe(self, fault: PlannedFault) -> tuple[str, str]:
+        """(what inject does, what revert does), in words for `chaosrunner plan`."""
+
+    @abstractmethod
+    def inject(self, fault: PlannedFault) -> Handle: ...
+
+    @abstractmethod
+    def revert(self, handle: Handle) -> None: ...
+
+    def close(self) -> None:
+        return None

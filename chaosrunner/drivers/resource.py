@@ -1,0 +1,91 @@
+"""The resource driver: memory or CPU pressure on a local target, from a helper process.
+
+``memory``: ``consumption`` is the share of the target's memory limit (its cgroup's, else
+the machine's) that should be in use while the fault lasts; the helper allocates and touches
+the difference between that and what is in use now (nothing when usage is already above it).
+``cpu``: the helper burns ``consumption`` × the target's CPUs (its cgroup quota, else the
+machine's cores). The helper joins the target's cgroup where it may, holds for the fault's
+duration (or until reverted) and dies with its parent; revert kills it.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+
+from chaosrunner.drivers.base import Driver, Handle, PlannedFault
+from chaosrunner.drivers.targets import cgroup_of, find_process
+from chaosrunner.errors import DriverError, PlanError
+
+# never take the machine below this much available memory, whatever the experiment asks
+SAFETY_MARGIN = 256 * 1024 * 1024
+HOLD_WITHOUT_DURATION = 24 * 3600.0
+
+
+class ResourceDriver(Driver):
+    name = "resource"
+    fault_types = ("resource",)
+    handle = "process"
+
+    def check(self, fault: PlannedFault) -> None:
+        if fault.target is None or fault.target.process is None:
+            raise PlanError(f"target {fault.target_name!r} has no process handle (needed to find its cgroup)")
+
+    def describe(self, fault: PlannedFault) -> tuple[str, str]:
+        spec = fault.spec
+        what = (f"fill memory of {fault.target_name}'s cgroup (or the machine) to {spec.consumption:.0%} of its limit"
+                if spec.resource == "memory" else f"burn {spec.consumption:.0%} of {fault.target_name}'s CPUs")
+        return (what + " from a helper process", "stop the helper process")
+
+    def inject(self, fault: PlannedFault) -> Handle:
+        spec = fault.spec
+        proc = find_process(fault.target.process, fault.target_name)  # type: ignore[union-attr]
+        cg = cgroup_of(proc.pid)
+        args = [sys.executable, "-m", "chaosrunner.drivers.pressure", "--parent", str(os.getpid()),
+                "--hold", str(spec.duration or HOLD_WITHOUT_DURATION)]
+        for d in cg.join_dirs():
+            args += ["--cgroup", str(d)]
+        detail: dict[str, float | int] = {}
+        if spec.resource == "memory":
+            limit, used = cg.memory_limit(), cg.memory_used()
+            want = int(spec.consumption * limit) - used
+            available = psutil.virtual_memory().available - SAFETY_MARGIN
+            nbytes = max(0, min(want, available))
+            args += ["--memory-bytes", str(nbytes)]
+            detail = {"limit": limit, "used_before": used, "allocated": nbytes}
+        else:
+            cpus = spec.consumption * cg.cpus()
+            args += ["--cpus", f"{cpus:.3f}"]
+            detail = {"cpus": cpus}
+        helper = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        line = helper.stdout.readline() if helper.stdout else ""   # "ready" once memory is touched
+        if not line.startswith("ready"):
+            err = helper.stderr.read() if helper.stderr else ""
+            raise DriverError(f"pressure helper failed to start: {err.strip() or line}", target=fault.target_name,
+                              fault="resource")
+        hp = psutil.Process(helper.pid)
+        data = {"pid": helper.pid, "create_time": hp.create_time(), "resource": spec.resource,
+                "target_pid": proc.pid, **detail}
+        return Handle(fault.fault_id, self.name, fault.target_name, fault.type, data)
+
+    def revert(self, handle: Handle) -> None:
+        try:
+            hp = psutil.Process(handle.data["pid"])
+            if abs(hp.create_time() - handle.data["create_time"]) > 0.01:
+                return
+            for child in hp.children(recursive=True):
+                child.kill()
+            hp.kill()
+            deadline = time.monotonic() + 5
+            while hp.is_running() and hp.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+                time.sleep(0.02)
+            try:
+                os.waitpid(hp.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        except psutil.NoSuchProcess:
+            pass

@@ -1,0 +1,231 @@
+"""YAML → typed model, with file, line and column in every error.
+
+The only module where raw dicts exist. ``parse_yaml`` keeps every node's position (PyYAML's
+composed nodes carry marks) in a ``Marks`` map keyed by the path of keys and indexes;
+``validate`` runs pydantic and turns each error into a ``ConfigError`` at the position of the
+offending key or value, with a fix: a "did you mean" for misspelt keys, the list of known
+types for an unknown ``type``, the expected form for a bad duration.
+"""
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from chaosrunner.errors import ConfigError, ConfigErrors, Location
+
+Path_ = tuple[Any, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Marks:
+    """Positions of the nodes of one YAML document: path → (line, column), 1-based."""
+
+    file: str
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def at(self, path: Path_, key: bool = False) -> Location:
+        """The location of ``path`` (or of its nearest ancestor that has one)."""
+        table = self.keys if key else self.values
+        p = tuple(path)
+        while p:
+            if p in table:
+                return Location(self.file, *table[p])
+            if p in self.values:
+                return Location(self.file, *self.values[p])
+            p = p[:-1]
+        return Location(self.file, *self.values.get((), (1, 1)))
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (a silent overwrite hides mistakes)."""
+
+
+def _construct(node: yaml.Node, path: Path_, marks: Marks, loader: _Loader) -> Any:
+    marks.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, list):
+                key = tuple(key)
+            if key in out:
+                raise ConfigError(
+                    f"key {key!r} appears twice in the same mapping",
+                    Location(marks.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1),
+                    "remove one of them: YAML would silently keep only the last",
+                )
+            marks.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = _construct(value_node, path + (key,), marks, loader)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, path + (i,), marks, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, Marks]:
+    """Parse one YAML document, returning plain data and the marks of every node."""
+    marks = Marks(file)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError("the file is empty", Location(file, 1, 1), "write an experiment: see `chaosrunner schema`")
+        data = _construct(node, (), marks, loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        problem = " ".join(filter(None, [exc.context, exc.problem]))
+        raise ConfigError(f"invalid YAML: {problem}", where,
+                          "check the indentation and quoting around this line") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", Location(file)) from None
+    finally:
+        loader.dispose()
+    return data, marks
+
+
+def read_yaml(path: Path) -> tuple[Any, Marks]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {path}", None, "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", None) from None
+    return parse_yaml(text, str(path))
+
+
+# -- pydantic errors → ConfigErrors -------------------------------------------------------------
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The concrete classes an annotation may hold (through Optional, Union, Annotated, list)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return [c for a in typing.get_args(tp) for c in _unwrap(a)]
+    return [tp]
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Walk a pydantic error location down the model classes; the model the last key belongs to."""
+    current: list[Any] = [root]
+    for elem in loc[:-1]:
+        nxt: list[Any] = []
+        for tp in current:
+            for cls in _unwrap(tp):
+                origin = typing.get_origin(cls)
+                if isinstance(cls, type) and issubclass(cls, BaseModel):
+                    fields = cls.model_fields
+                    if elem in fields:
+                        nxt.append(fields[elem].annotation)
+                    else:
+                        for f in fields.values():
+                            if f.alias == elem:
+                                nxt.append(f.annotation)
+                    # a union tag in the location names the member class by its 'type' literal
+                    tag = fields.get("type")
+                    if tag is not None and elem in typing.get_args(tag.annotation):
+                        nxt.append(cls)
+                elif origin in (list, tuple) and isinstance(elem, int):
+                    nxt.extend(typing.get_args(cls)[:1])
+                elif origin is dict:
+                    nxt.extend(typing.get_args(cls)[1:2])
+        if nxt:
+            current = nxt
+    for tp in current:
+        for cls in _unwrap(tp):
+            if isinstance(cls, type) and issubclass(cls, BaseModel):
+                return cls
+    return None
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
+    """Keep the parts of a pydantic location that exist in the data (drops union tags)."""
+    path: list[Any] = []
+    cur = data
+    for elem in loc:
+        if isinstance(cur, dict) and elem in cur:
+            path.append(elem)
+            cur = cur[elem]
+        elif isinstance(cur, list) and isinstance(elem, int) and 0 <= elem < len(cur):
+            path.append(elem)
+            cur = cur[elem]
+    return tuple(path)
+
+
+def _known_keys(cls: type[BaseModel] | None) -> list[str]:
+    if cls is None:
+        return []
+    return [f.alias or n for n, f in cls.model_fields.items()]
+
+
+def _suggest(word: str, options: list[str]) -> str | None:
+    match = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]) -> ConfigError:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    path = _data_path(data, loc)
+    msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    hint = None
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        known = _known_keys(_model_at(root, loc))
+        near = _suggest(key, known)
+        msg = f"unknown key {key!r}"
+        hint = (f"did you mean {near!r}?" if near else
+                ("allowed here: " + ", ".join(known)) if known else "remove it")
+        return ConfigError(msg, marks.at(path, key=True), hint)
+    if kind == "missing":
+        key = loc[-1]
+        msg = f"missing required key {key!r}"
+        hint = f"add `{key}:` here"
+        return ConfigError(msg, marks.at(path), hint)
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        tags = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+        tag = ctx.get("tag")
+        near = _suggest(tag, tags)
+        what = "fault" if "action" in loc else "probe" if "probe" in loc else "item"
+        msg = f"unknown {what} type {tag!r}"
+        hint = (f"did you mean {near!r}? " if near else "") + "known types: " + ", ".join(tags)
+        return ConfigError(msg, marks.at(path + ("type",)), hint)
+    if kind == "union_tag_not_found":
+        return ConfigError("this entry has no `type:`", marks.at(path), "add `type:` (see `chaosrunner schema`)")
+    if kind in ("literal_error", "enum"):
+        got = err.get("input")
+        expected = str(err.get("ctx", {}).get("expected", ""))
+        options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
+        near = _suggest(got, options)
+        msg = f"{got!r} is not allowed here; expected {expected}"
+        hint = f"did you mean {near!r}?" if near else None
+    elif kind.endswith("_type") or kind.endswith("_parsing"):
+        msg = f"{msg} (got {err.get('input')!r})"
+    field_name = next((e for e in reversed(loc) if isinstance(e, str)), None)
+    if field_name and kind not in ("literal_error",):
+        msg = f"{field_name}: {msg}"
+    return ConfigError(msg, marks.at(path), hint)
+
+
+def validate(model: type[M], data: Any, marks: Marks) -> M:
+    """Validate ``data`` into ``model``; every error becomes a located ConfigError (all reported)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [_convert(e, data, marks, model) for e in exc.errors(include_url=False)]
+        # one message per place: pydantic reports a failed union once per member
+        unique: dict[str, ConfigError] = {}
+        for e in errors:
+            unique.setdefault(e.render(), e)
+        errs = sorted(unique.values(), key=lambda e: (e.location.line, e.location.column) if e.location else (0, 0))
+        raise (errs[0] if len(errs) == 1 else ConfigErrors(errs)) from None

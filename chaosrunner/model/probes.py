@@ -1,0 +1,104 @@
+"""Typed models of steady-state probes (``steady_state: - probe: {...}``).
+
+Built-in here: ``http``, ``tcp``, ``command`` and ``provider`` (a Chaos Toolkit probe with a
+tolerance). ``metric`` and ``role`` live with their implementations (``chaosrunner.probes``)
+and are joined into the ``ProbeSpec`` union in ``chaosrunner.model.experiment``.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from chaosrunner.model.base import Duration, Strict
+
+
+class _ProbeCommon(Strict):
+    name: str | None = Field(None, description="a short name; derived from the probe when omitted")
+    timeout: Duration = Field(2.0, description="how long one sample may take before it counts as failed")
+
+
+def check_url(value: str) -> str:
+    """A probe URL must be absolute http(s), relative to the inventory's base_url, or a ${ref}."""
+    if "${" in value or value.startswith("/"):
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"{value!r} is not a URL chaosrunner can probe; write http://host:port/path, "
+            "a path such as /health (resolved against the inventory's base_url), or ${target.url}/path"
+        )
+    try:
+        parts.port
+    except ValueError as exc:
+        raise ValueError(f"{value!r} has a bad port: {exc}") from None
+    return value
+
+
+class HttpProbeSpec(_ProbeCommon):
+    type: Literal["http"]
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "DELETE"] = "GET"
+    expected_status: int | list[int] = 200
+    contains: str | None = Field(None, description="the body must contain this text")
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+
+    _url = field_validator("url")(classmethod(lambda cls, v: check_url(v)))
+
+    @field_validator("expected_status")
+    @classmethod
+    def _status(cls, v: int | list[int]) -> int | list[int]:
+        for code in [v] if isinstance(v, int) else v:
+            if not 100 <= code <= 599:
+                raise ValueError(f"{code} is not an HTTP status code (100-599)")
+        return v
+
+
+class TcpProbeSpec(_ProbeCommon):
+    type: Literal["tcp"]
+    host: str = "127.0.0.1"
+    port: int | str = Field(..., description="port number, or a ${target.port} reference")
+    target: str | None = None
+
+
+class CommandProbeSpec(_ProbeCommon):
+    type: Literal["command"]
+    command: str | list[str]
+    expected_exit: int = 0
+    contains: str | None = None
+
+
+class CtkProvider(Strict):
+    """A Chaos Toolkit provider, exactly as in a Chaos Toolkit experiment."""
+
+    type: Literal["python", "process", "http"]
+    module: str | None = None
+    func: str | None = None
+    path: str | None = None
+    url: str | None = None
+    method: str | None = None
+    arguments: Any = None
+    timeout: float | None = None
+    headers: dict[str, str] | None = None
+    expected_status: int | None = None
+    secrets: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> "CtkProvider":
+        need = {"python": ("module", "func"), "process": ("path",), "http": ("url",)}[self.type]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.type} provider needs {', '.join(missing)}")
+        return self
+
+    def to_activity(self, name: str, kind: str) -> dict[str, Any]:
+        provider = {k: v for k, v in self.model_dump().items() if v is not None}
+        return {"type": kind, "name": name, "provider": provider}
+
+
+class ProviderProbeSpec(_ProbeCommon):
+    type: Literal["provider"]
+    provider: CtkProvider
+    tolerance: Any = Field(None, description="a Chaos Toolkit tolerance; None accepts any value that did not raise")
