@@ -155,7 +155,7 @@ class Timeline:
             except Exception:  # a broken view must never break the run
                 pass
 
-    def event(self, kind: EventKind, t: float | None = None, **data: JSON) -> Event:
+    def event(self, kind: EventKind, /, t: float | None = None, **data: JSON) -> Event:
         with self._lock:
             at = self.now() if t is None else t
             ev = Event(len(self.events), at, self.wall(at), EventKind(kind), data)

@@ -1,0 +1,232 @@
+"""chaosrunner as a library: load, plan and run experiments; everything the CLI does goes through here.
+
+    from chaosrunner import api
+    results = api.run("experiments/db-failover-async.yaml", report_dir="reports")
+    print(results[0].status, results[0].run_dir)
+
+The data flows one way: ``load`` (documents) → ``plan`` → ``execute`` (engine) → timeline →
+``analyse`` → results and report.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets as _random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from chaosrunner import ledger as ledger_mod
+from chaosrunner.analyse.steady import held_during_faults, steady_state_verdicts
+from chaosrunner.analyse.verdict import Status, Verdict
+from chaosrunner.documents import LoadedExperiment, load_experiments
+from chaosrunner.drivers import registry
+from chaosrunner.engine import Engine, EngineOptions
+from chaosrunner.errors import ChaosRunnerError, ConfigError, PlanError
+from chaosrunner.plan import Plan, make_plan
+from chaosrunner.probes import ProbeContext, build_probe
+from chaosrunner.results import RunResult, iso, versions, write_run_json
+from chaosrunner.timeline import Timeline
+
+
+class OrphanedFaults(ChaosRunnerError):
+    """Faults of an earlier run were never reverted; `chaosrunner recover` must run first."""
+
+    exit_code = 4
+
+
+def load_experiment(path: str | Path, targets: str | Path | None = None,
+                    variables: dict[str, str] | None = None) -> list[LoadedExperiment]:
+    return load_experiments(path, targets, variables)
+
+
+def plan(path: str | Path, targets: str | Path | None = None, variables: dict[str, str] | None = None,
+         only: str | None = None) -> list[Plan]:
+    """Load and plan every experiment of a file, touching nothing."""
+    exps = load_experiments(path, targets, variables)
+    if only is not None:
+        picked = [e for e in exps if e.model.name == only]
+        if not picked:
+            raise ConfigError(f"no experiment named {only!r} in {path}",
+                              hint="experiments: " + ", ".join(e.model.name for e in exps))
+        exps = picked
+    return [make_plan(e) for e in exps]
+
+
+def check_environment(p: Plan, confirm: str | None) -> None:
+    """The safety gate: targets outside loopback need a named environment; production needs --confirm."""
+    inv = p.experiment.inventory
+    if p.outside_loopback and (inv is None or "environment" not in inv.raw):
+        raise PlanError(f"targets outside loopback ({', '.join(p.outside_loopback)}) need an inventory that names "
+                        "its environment", None,
+                        "add `environment: staging` (or the real name) to the inventory")
+    if p.environment.lower() in ("production", "prod") and confirm != p.environment:
+        raise ConfigError(f"the inventory's environment is {p.environment!r}: confirm with --confirm {p.environment}")
+
+
+def new_run_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "run"
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{slug}-{_random.token_hex(2)}"
+
+
+@dataclass
+class RunOptions:
+    report_dir: Path = Path("reports")
+    confirm: str | None = None
+    non_interactive: bool = True
+    recovery_timeout: float | None = None
+    handle_signals: bool = True
+    on_record: Callable[[Any], None] | None = None     # live view: called with every timeline record
+    render_report: bool = True
+
+
+def _recovery_timeout(p: Plan, options: RunOptions) -> float:
+    if options.recovery_timeout is not None:
+        return options.recovery_timeout
+    model = p.experiment.model
+    if model.objectives.rto is not None:
+        return model.objectives.rto + model.sampling.stable_for + 5.0
+    return 30.0 + model.sampling.stable_for
+
+
+def judge(p: Plan, tl: Timeline) -> list[Verdict]:
+    """All verdicts of a run, from its timeline alone."""
+    verdicts = steady_state_verdicts(tl, p.probe_names)
+    if p.probe_names:
+        verdicts.append(held_during_faults(tl, p.probe_names))
+    return verdicts
+
+
+def status_of(verdicts: list[Verdict], aborted: str | None, revert_failures: list[str]) -> str:
+    if revert_failures:
+        return "revert_failed"
+    if aborted:
+        return "aborted"
+    if any(v.status is Status.FAILED for v in verdicts):
+        return "failed"
+    return "held"
+
+
+def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
+    options = options or RunOptions()
+    orphans = ledger_mod.orphans()
+    if orphans:
+        listed = "; ".join(f"{e.fault_type} on {e.target} (run {e.run_id})" for e in orphans)
+        raise OrphanedFaults(f"faults of an earlier run were never reverted: {listed}. "
+                             "Run `chaosrunner recover` first.")
+    check_environment(p, options.confirm)
+    exp = p.experiment
+    run_id = new_run_id(p.name)
+    run_dir = Path(options.report_dir) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tl = Timeline()
+    if options.on_record is not None:
+        tl.subscribe(options.on_record)
+    inv = exp.inventory.model if exp.inventory else None
+    ctx = ProbeContext(timeline=tl, inventory=inv, base_url=inv.base_url if inv else None)
+    probes = [build_probe(spec, name, ctx) for spec, name in zip(exp.model.probes(), p.probe_names)]
+    book = ledger_mod.Ledger(run_id=run_id)
+    engine = Engine(p, tl, book, probes, EngineOptions(recovery_timeout=_recovery_timeout(p, options),
+                                                       handle_signals=options.handle_signals))
+    engine.probes_context = ctx
+    tl.event("run_started", run_id=run_id, experiment=p.name)
+    outcome = asyncio.run(engine.run())
+    tl.event("run_ended", run_id=run_id)
+    verdicts = judge(p, tl)
+    status = status_of(verdicts, outcome.aborted, outcome.revert_failures)
+    result = RunResult(run_id, p.name, status, run_dir, verdicts, abort_reason=outcome.aborted)
+    result.data = run_document(p, tl, result, outcome)
+    write_run_json(run_dir, result.data, exp.secrets.redact_obj)
+    if options.render_report:
+        render_outputs(result)
+    return result
+
+
+def render_outputs(result: RunResult) -> None:
+    """Write report.html, junit.xml and summary.md next to run.json (when the report package is there)."""
+    try:
+        from chaosrunner.report import render_run
+    except ImportError:
+        return
+    render_run(result.run_dir)
+
+
+def run_document(p: Plan, tl: Timeline, result: RunResult, outcome: Any) -> dict[str, Any]:
+    exp = p.experiment
+    model = exp.model
+    inv = exp.inventory.model.model_dump(mode="json", exclude_none=True) if exp.inventory else {}
+    ended = tl.wall(tl.now())
+    return {
+        "schema": "chaosrunner/run/v1",
+        "run_id": result.run_id,
+        "experiment": {
+            "name": model.name, "description": model.description, "hypothesis": model.hypothesis,
+            "file": str(exp.file), "kind": "Experiment",
+            "objectives": model.objectives.model_dump(mode="json"),
+            "raw": exp.raw,
+        },
+        "targets": inv.get("targets", {}),
+        "environment": p.environment,
+        "status": result.status,
+        "exit_code": result.exit_code,
+        "started": iso(tl.started_wall), "ended": iso(ended), "duration_s": round(ended - tl.started_wall, 3),
+        "sampling": {"interval": model.sampling.interval, "stable_for": model.sampling.stable_for},
+        "probes": p.probe_names,
+        "abort_reason": outcome.aborted,
+        "errors": outcome.errors,
+        "revert_failures": outcome.revert_failures,
+        "plan": plan_document(p),
+        "timeline": tl.to_dict(),
+        "verdicts": [v.to_dict() for v in result.verdicts],
+        "measurements": {},
+        "notes": [],
+        "gameday": None,
+        "load": None,
+        "versions": versions(),
+    }
+
+
+def plan_document(p: Plan) -> dict[str, Any]:
+    def step(s: Any) -> dict[str, Any]:
+        return {"index": s.index, "kind": s.kind, "label": s.label, "at": s.at, "duration": s.duration,
+                "faults": [{"fault_id": f.fault_id, "target": f.target_name, "driver": f.driver,
+                            "inject": d[0], "revert": d[1]} for f, d in zip(s.faults, s.describe)]}
+
+    return {"experiment": p.name, "environment": p.environment, "blast_radius": p.blast_radius,
+            "drivers": p.drivers, "expected_duration": p.expected_duration, "probes": p.probe_names,
+            "method": [step(s) for s in p.steps], "rollback": [step(s) for s in p.rollbacks],
+            "outside_loopback": p.outside_loopback}
+
+
+def run(path: str | Path, targets: str | Path | None = None, variables: dict[str, str] | None = None,
+        only: str | None = None, options: RunOptions | None = None) -> list[RunResult]:
+    """Plan every experiment of the file first (nothing is touched if any is invalid), then run each."""
+    plans = plan(path, targets, variables, only)
+    return [run_plan(p, options) for p in plans]
+
+
+@dataclass
+class Recovered:
+    entry: ledger_mod.Entry
+    ok: bool
+    error: str | None = None
+
+
+def recover(include_live: bool = False) -> list[Recovered]:
+    """Revert every fault left in the ledger by a run that is no longer alive."""
+    out = []
+    entries = ledger_mod.read_entries() if include_live else ledger_mod.orphans()
+    for e in entries:
+        if e.handle is None:
+            out.append(Recovered(e, False, "the run died while injecting; the fault's state is unknown: "
+                                           f"check {e.fault_type} on {e.target} by hand, then delete {e.path}"))
+            continue
+        try:
+            registry()[e.handle.driver]().revert(e.handle)
+        except Exception as exc:  # noqa: BLE001 - report every failure, try every entry
+            out.append(Recovered(e, False, f"{type(exc).__name__}: {exc}"))
+            continue
+        ledger_mod.remove(e.path)
+        out.append(Recovered(e, True))
+    return out

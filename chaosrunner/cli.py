@@ -1,0 +1,189 @@
+"""The command line: parses arguments, calls ``chaosrunner.api``, renders. Nothing else lives here.
+
+Exit codes: 0 every hypothesis held · 1 a hypothesis failed · 2 invalid input or configuration ·
+3 aborted (stop condition, signal) · 4 a fault could not be reverted (needs a human).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chaosrunner import api
+from chaosrunner.errors import ChaosRunnerError
+from chaosrunner.units import format_duration
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Chaos experiments and game days: faults, load, probes, RTO/RPO, one HTML report.")
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+TargetsOpt = typer.Option(None, "--targets", "-t", help="targets inventory (overrides the file's `targets:`)")
+VarOpt = typer.Option(None, "--var", help="value for ${var:NAME}, as NAME=VALUE (repeatable)")
+
+
+def _guard(fn: Callable[[], int]) -> None:
+    """Run a command: known errors print one readable message (never a traceback) and set the exit code."""
+    try:
+        code = fn()
+    except ChaosRunnerError as exc:
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        code = getattr(exc, "exit_code", 1)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        code = 3
+    except Exception as exc:  # noqa: BLE001 - a bug: say so plainly; details on request
+        err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)
+        if os.environ.get("CHAOSRUNNER_DEBUG"):
+            traceback.print_exc()
+        else:
+            err.print("(set CHAOSRUNNER_DEBUG=1 for the traceback, and please report it)", markup=False)
+        code = 1
+    raise typer.Exit(code)
+
+
+def _parse_vars(items: list[str] | None) -> dict[str, str]:
+    from chaosrunner.errors import ConfigError
+
+    result = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--var {item!r} is not NAME=VALUE", hint="write e.g. --var region=us-west-2")
+        k, v = item.split("=", 1)
+        result[k.strip()] = v
+    return result
+
+
+@app.command()
+def validate(file: Path = typer.Argument(..., help="experiment file"),
+             targets: Optional[Path] = TargetsOpt, var: Optional[list[str]] = VarOpt) -> None:
+    """Check an experiment file and its inventory; touches nothing."""
+    def go() -> int:
+        plans = api.plan(file, targets, _parse_vars(var))
+        for p in plans:
+            out.print(f"ok: {p.name} ({len(p.faults())} faults, {len(p.probe_names)} probes)", markup=False)
+        return 0
+    _guard(go)
+
+
+@app.command()
+def plan(file: Path = typer.Argument(..., help="experiment file"),
+         targets: Optional[Path] = TargetsOpt, var: Optional[list[str]] = VarOpt,
+         only: Optional[str] = typer.Option(None, help="only the experiment with this name"),
+         as_json: bool = typer.Option(False, "--json", help="print the plan as JSON")) -> None:
+    """Show what a run would do — targets, drivers, blast radius, duration, each fault and its revert."""
+    def go() -> int:
+        plans = api.plan(file, targets, _parse_vars(var), only)
+        if as_json:
+            print(json.dumps([api.plan_document(p) for p in plans], indent=1))
+            return 0
+        for p in plans:
+            out.print(f"[bold]{p.name}[/]  environment: {p.environment}  drivers: {', '.join(p.drivers) or '—'}")
+            out.print(f"blast radius: {', '.join(p.blast_radius) or 'nothing'}", markup=False)
+            out.print(f"probes: {', '.join(p.probe_names) or 'none'}", markup=False)
+            out.print(f"expected duration: about {format_duration(p.expected_duration)}", markup=False)
+            table = Table(show_header=True)
+            for col in ("#", "at", "step", "inject", "revert"):
+                table.add_column(col)
+            for s in p.steps + p.rollbacks:
+                label = ("rollback " if s.section == "rollback" else "") + s.label
+                if not s.faults:
+                    table.add_row(str(s.index), f"+{format_duration(s.at)}", label, "", "")
+                for f, (inj, rev) in zip(s.faults, s.describe):
+                    table.add_row(str(s.index), f"+{format_duration(s.at)}", f"{label} [{f.target_name}]", inj, rev)
+            out.print(table)
+        return 0
+    _guard(go)
+
+
+@app.command()
+def run(file: Path = typer.Argument(..., help="experiment file"),
+        targets: Optional[Path] = TargetsOpt, var: Optional[list[str]] = VarOpt,
+        report_dir: Path = typer.Option(Path("reports"), "--report-dir", help="runs land in <dir>/<run-id>/"),
+        only: Optional[str] = typer.Option(None, help="only the experiment with this name"),
+        confirm: Optional[str] = typer.Option(None, help="name of the environment, required for production"),
+        junit: Optional[Path] = typer.Option(None, "--junit", help="also copy junit.xml here (CI)"),
+        as_json: bool = typer.Option(False, "--json", help="print results as JSON on stdout"),
+        non_interactive: bool = typer.Option(False, "--non-interactive", help="never prompt (scheduled runs, CI)"),
+        recovery_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the steady state after the faults")) -> None:
+    """Run experiments: inject the faults, sample the probes, revert, judge, report."""
+    from chaosrunner.console import LiveView, print_result
+
+    def go() -> int:
+        options = api.RunOptions(report_dir=report_dir, confirm=confirm, non_interactive=non_interactive,
+                                 recovery_timeout=recovery_timeout, on_record=None if as_json else LiveView(err))
+        plans = api.plan(file, targets, _parse_vars(var), only)
+        results = []
+        for p in plans:
+            result = api.run_plan(p, options)
+            results.append(result)
+            if not as_json:
+                print_result(err, result)
+            if junit is not None and (result.run_dir / "junit.xml").exists():
+                junit.parent.mkdir(parents=True, exist_ok=True)
+                junit.write_bytes((result.run_dir / "junit.xml").read_bytes())
+        if as_json:
+            print(json.dumps([r.summary() for r in results], indent=1))
+        return max(r.exit_code for r in results)
+    _guard(go)
+
+
+@app.command()
+def schema(inventory: bool = typer.Option(False, "--inventory", help="the inventory's schema instead")) -> None:
+    """Print the JSON Schema of experiment files (or inventories), for editors and CI linting."""
+    from chaosrunner.model.experiment import Experiment, ExperimentFile
+    from chaosrunner.model.targets import Inventory
+
+    if inventory:
+        doc: dict[str, Any] = Inventory.model_json_schema()
+    else:
+        one, many = Experiment.model_json_schema(), ExperimentFile.model_json_schema()
+        defs = {**one.pop("$defs", {}), **many.pop("$defs", {})}
+        defs["Experiment"] = one
+        doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "chaosrunner experiment file",
+               "anyOf": [{"$ref": "#/$defs/Experiment"}, many], "$defs": defs}
+    print(json.dumps(doc, indent=1))
+
+
+@app.command()
+def recover(all_entries: bool = typer.Option(False, "--all", help="also faults of runs that are still alive")) -> None:
+    """Revert every fault left behind by a crashed or killed run (the ledger)."""
+    def go() -> int:
+        results = api.recover(include_live=all_entries)
+        if not results:
+            out.print("nothing to recover: the ledger is empty", markup=False)
+            return 0
+        for r in results:
+            e = r.entry
+            state = "reverted" if r.ok else f"FAILED: {r.error}"
+            out.print(f"{e.fault_type} on {e.target} (run {e.run_id}, {e.fault_id}): {state}", markup=False)
+        return 0 if all(r.ok for r in results) else 4
+    _guard(go)
+
+
+def _mount(name: str, module: str, help_text: str) -> None:
+    try:
+        sub = __import__(module, fromlist=["app"]).app
+    except ImportError:
+        return
+    app.add_typer(sub, name=name, help=help_text)
+
+
+_mount("proxy", "chaosrunner.proxy.cli", "The embedded Toxiproxy-compatible fault proxy.")
+_mount("demo", "chaosrunner.demo.cli", "The embedded demo system (the default target).")
+_mount("report", "chaosrunner.report.cli", "Render reports and the index of runs.")
+
+
+def main() -> None:
+    app(prog_name="chaosrunner")
+
+
+if __name__ == "__main__":
+    main()

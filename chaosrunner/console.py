@@ -1,0 +1,79 @@
+"""The terminal view of a run: one line per fault event and probe change, then a verdict table.
+
+A listener on the timeline (it never touches the engine): the engine runs the same with or
+without it. Lines go to stderr so that ``--json`` output on stdout stays machine-readable.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from chaosrunner.analyse.verdict import Status
+from chaosrunner.timeline import Event, EventKind, Sample
+
+MARK = {Status.PASSED: "[green]✓ passed[/]", Status.FAILED: "[red]✗ failed[/]",
+        Status.UNKNOWN: "[yellow]? unknown[/]", Status.SKIPPED: "[dim]- skipped[/]"}
+STATUS_TEXT = {"held": "[bold green]HELD[/]", "failed": "[bold red]FAILED[/]", "aborted": "[bold yellow]ABORTED[/]",
+               "revert_failed": "[bold red]REVERT FAILED — a fault is still active, run `chaosrunner recover`[/]"}
+
+
+class LiveView:
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True, highlight=False)
+        self._probe_state: dict[str, bool] = {}
+
+    def __call__(self, record: Any) -> None:
+        if isinstance(record, Sample):
+            before = self._probe_state.get(record.probe)
+            if before is None or before != record.ok:
+                self._probe_state[record.probe] = record.ok
+                state = "[green]ok[/]" if record.ok else f"[red]failing[/] ({record.error})"
+                self.console.print(f"[dim]{record.start:8.2f}s[/]  probe {record.probe}: {state}", markup=True)
+            return
+        if isinstance(record, Event):
+            text = describe_event(record)
+            if text:
+                self.console.print(f"[dim]{record.t:8.2f}s[/]  {text}")
+
+
+def describe_event(ev: Event) -> str | None:
+    d = ev.data
+    k = ev.kind
+    if k is EventKind.PHASE_STARTED:
+        return f"[bold]{d.get('phase')}[/]"
+    if k is EventKind.STEADY_STATE:
+        return f"steady state {d.get('phase')}: " + ("[green]ok[/]" if d.get("ok") else f"[red]failed[/] {d.get('errors')}")
+    if k is EventKind.FAULT_INJECTED:
+        return f"[magenta]fault injected[/] {d.get('type')} on {d.get('target')} ({d.get('fault_id')})"
+    if k is EventKind.FAULT_REVERTED:
+        return f"[cyan]fault reverted[/] {d.get('type')} on {d.get('target')} ({d.get('fault_id')}, by {d.get('by')})"
+    if k is EventKind.FAULT_REVERT_FAILED:
+        return f"[bold red]REVERT FAILED[/] {d.get('type')} on {d.get('target')}: {d.get('error')}"
+    if k is EventKind.STEP_STARTED and d.get("kind") == "pause":
+        return f"{d.get('step')}"
+    if k in (EventKind.ABORT, EventKind.SIGNAL, EventKind.ERROR):
+        return f"[bold yellow]{k.value}[/] {d.get('reason') or d.get('signal') or d.get('error')}"
+    if k in (EventKind.LOAD_STARTED, EventKind.LOAD_STOPPED, EventKind.WRITER_STARTED, EventKind.WRITER_STOPPED):
+        return k.value.replace("_", " ") + (f" ({d['error']})" if d.get("error") else "")
+    return None
+
+
+def verdict_table(result: Any) -> Table:
+    table = Table(title=f"{result.name}: {result.run_id}", show_lines=False)
+    for col in ("verdict", "expected", "measured", "status"):
+        table.add_column(col)
+    for v in result.verdicts:
+        table.add_row(v.name, v.expected, v.measured, MARK[v.status])
+    return table
+
+
+def print_result(console: Console, result: Any) -> None:
+    console.print(verdict_table(result))
+    console.print(f"result: {STATUS_TEXT[result.status]}" + (f" ({result.abort_reason})" if result.abort_reason else ""))
+    failed = [v for v in result.verdicts if v.status is Status.FAILED and v.detail]
+    for v in failed:
+        console.print(f"  {v.name}: {v.detail}", markup=False)
+    report = result.run_dir / "report.html"
+    console.print(f"report: {report if report.exists() else result.run_dir / 'run.json'}")

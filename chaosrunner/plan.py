@@ -1,0 +1,183 @@
+"""The planner: experiment + inventory → ordered, timed steps, each injection paired with its revert.
+
+Everything that can be known before touching a target is checked here — unknown targets,
+faults a target has no handle for, probes without a URL to resolve against — and raised as
+``PlanError`` with the file position of the offending step. ``chaosrunner plan`` prints the
+result: targets, drivers, blast radius, expected duration, each fault and its revert.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaosrunner.documents import LoadedExperiment
+from chaosrunner.drivers import PlannedFault, registry
+from chaosrunner.errors import PlanError
+from chaosrunner.loader import _suggest
+from chaosrunner.model.targets import Inventory, outside_loopback
+
+
+@dataclass
+class PlannedStep:
+    index: int
+    kind: str                       # action | pause | probe
+    spec: Any
+    faults: list[PlannedFault] = field(default_factory=list)
+    at: float = 0.0                 # expected start, seconds after the method starts
+    duration: float = 0.0           # how long the method waits on it (0 for background)
+    describe: list[tuple[str, str]] = field(default_factory=list)   # (inject, revert) per fault
+    section: str = "method"         # method | rollback
+
+    @property
+    def label(self) -> str:
+        if self.kind == "pause":
+            return f"pause {self.spec:g}s"
+        if self.kind == "probe":
+            return f"probe {self.spec.name or self.spec.type}"
+        s = self.spec
+        target = getattr(s, "target", None)
+        op = getattr(s, "operation", None) or getattr(s, "resource", None)
+        return " ".join(str(x) for x in (s.name or s.type, op, f"on {target}" if target else "") if x)
+
+
+@dataclass
+class Plan:
+    experiment: LoadedExperiment
+    steps: list[PlannedStep]
+    rollbacks: list[PlannedStep]
+    probe_names: list[str]
+    expected_duration: float
+    blast_radius: list[str]
+    drivers: list[str]
+    environment: str
+    outside_loopback: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.experiment.model.name
+
+    def faults(self) -> list[PlannedFault]:
+        return [f for s in self.steps + self.rollbacks for f in s.faults]
+
+
+def probe_names(probes: list[Any]) -> list[str]:
+    """A unique, readable name per steady-state probe (its own ``name``, else derived)."""
+    names: list[str] = []
+    for p in probes:
+        base = p.name or {
+            "http": lambda: f"http {getattr(p, 'url', '')}",
+            "tcp": lambda: f"tcp {getattr(p, 'host', '')}:{getattr(p, 'port', '')}",
+            "command": lambda: "command",
+            "metric": lambda: f"{getattr(p, 'name', None) or 'metric'}",
+            "role": lambda: "role",
+            "provider": lambda: "provider",
+        }.get(p.type, lambda: p.type)()
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base} #{n}", n + 1
+        names.append(name)
+    return names
+
+
+def _driver_for(spec: Any, target_name: str, inv: Inventory | None, where: Any) -> str:
+    candidates = [cls for cls in registry().values() if spec.type in cls.fault_types]
+    if not candidates:
+        raise PlanError(f"no installed driver handles fault type {spec.type!r}", where)
+    target = inv.targets.get(target_name) if inv else None
+    for cls in candidates:
+        if cls.handle is None or (target is not None and getattr(target, cls.handle, None) is not None):
+            return cls.name
+    need = " or ".join(sorted({str(c.handle) for c in candidates}))
+    raise PlanError(f"target {target_name!r} has no {need} handle, which a {spec.type} fault needs", where,
+                    f"add `{need}:` to {target_name!r} in the inventory, or pick another target")
+
+
+def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> list[PlannedStep]:
+    model = exp.model
+    inv = exp.inventory.model if exp.inventory else None
+    steps = model.method if section == "method" else model.rollback
+    out: list[PlannedStep] = []
+    t = 0.0
+    for i, step in enumerate(steps):
+        where = exp.location(section, i)
+        if step.pause is not None:
+            out.append(PlannedStep(i, "pause", step.pause, at=t, duration=step.pause, section=section))
+            t += step.pause
+            continue
+        if step.probe is not None:
+            out.append(PlannedStep(i, "probe", step.probe, at=t, duration=step.probe.timeout, section=section))
+            t += step.probe.timeout
+            continue
+        spec = step.action
+        where = exp.location(section, i, "action", "target") if getattr(spec, "target", None) else where
+        if spec.type == "provider" and not spec.target:
+            names = ["(chaos toolkit)"]
+        else:
+            if inv is None:
+                raise PlanError(f"the action names target {spec.target!r} but the experiment has no targets inventory",
+                                where, "add `targets: ../targets/<inventory>.yaml` or pass --targets")
+            if spec.target not in inv.targets:
+                near = _suggest(spec.target, list(inv.targets))
+                raise PlanError(f"unknown target {spec.target!r}", where,
+                                f"did you mean {near!r}?" if near else
+                                f"targets in {exp.inventory.file}: {', '.join(inv.targets)}")  # type: ignore[union-attr]
+            names = inv.members(spec.target)
+        planned = PlannedStep(i, "action", spec, at=t, section=section)
+        for name in names:
+            counter[0] += 1
+            fid = f"f{counter[0]}"
+            target = inv.targets.get(name) if inv else None
+            driver = "ctk" if spec.type == "provider" else _driver_for(spec, name, inv, where)
+            fault = PlannedFault(fid, spec, name, target, driver)
+            drv = registry()[driver]()
+            try:
+                drv.check(fault)
+            except PlanError as exc:
+                raise PlanError(exc.message, where, exc.hint) from None
+            planned.faults.append(fault)
+            planned.describe.append(drv.describe(fault))
+        planned.duration = 0.0 if spec.background else (spec.duration or 0.0)
+        t += planned.duration
+        out.append(planned)
+    return out
+
+
+def make_plan(exp: LoadedExperiment) -> Plan:
+    model = exp.model
+    counter = [0]
+    steps = _plan_section(exp, "method", counter)
+    rollbacks = _plan_section(exp, "rollback", counter)
+    inv = exp.inventory.model if exp.inventory else None
+    method_end = max([s.at + (s.spec.duration or 0.0 if s.kind == "action" else s.duration) for s in steps] + [0.0])
+    names = probe_names(model.probes())
+    _check_probes(exp, names)
+    # steady state before and after, plus the stable_for window the recovery needs
+    expected = method_end + 2 * max([p.timeout for p in model.probes()] + [0.0]) + model.sampling.stable_for
+    radius: list[str] = []
+    for s in steps + rollbacks:
+        for f in s.faults:
+            if f.target_name not in radius:
+                radius.append(f.target_name)
+    drivers = sorted({f.driver for s in steps + rollbacks for f in s.faults})
+    return Plan(exp, steps, rollbacks, names, expected, radius, drivers,
+                inv.environment if inv else "local", outside_loopback(inv) if inv else [])
+
+
+def _check_probes(exp: LoadedExperiment, names: list[str]) -> None:
+    inv = exp.inventory.model if exp.inventory else None
+    for i, probe in enumerate(exp.model.probes()):
+        url = getattr(probe, "url", None)
+        if probe.type == "http" and isinstance(url, str) and url.startswith("/") and not (inv and inv.base_url):
+            raise PlanError(f"probe URL {url!r} is relative but the inventory sets no base_url",
+                            exp.location("steady_state", i, "probe", "url"),
+                            "give a full URL (http://host:port/path) or set base_url: in the inventory")
+    obj = exp.model.objectives
+    for which in ("failover", "failback"):
+        o = getattr(obj, which)
+        if o is not None and o.probe is not None and o.probe not in names:
+            raise PlanError(f"objectives.{which}.probe names {o.probe!r}, which is not a steady-state probe",
+                            exp.location("objectives", which, "probe"), "probes: " + ", ".join(names))
+    for i, cond in enumerate(exp.model.abort_when):
+        if cond.probe is not None and cond.probe not in names:
+            raise PlanError(f"abort_when names probe {cond.probe!r}, which is not a steady-state probe",
+                            exp.location("abort_when", i, "probe"), "probes: " + ", ".join(names))
