@@ -206,6 +206,24 @@ def run(path: str | Path, targets: str | Path | None = None, variables: dict[str
     return [run_plan(p, options) for p in plans]
 
 
+def _handle_from_intent(e: ledger_mod.Entry) -> Any:
+    """Rebuild a handle from what the ledger wrote before the inject (the run died mid-inject)."""
+    from pydantic import TypeAdapter
+
+    from chaosrunner.drivers import PlannedFault
+    from chaosrunner.model.experiment import FaultSpec
+    from chaosrunner.model.targets import Target
+
+    if not e.plan or e.driver not in registry():
+        return None
+    try:
+        spec = TypeAdapter(FaultSpec).validate_python(e.plan["spec"])
+        target = Target.model_validate(e.plan["target_model"]) if e.plan.get("target_model") else None
+    except Exception:  # noqa: BLE001 - an entry from another version: leave it to a human
+        return None
+    return registry()[e.driver]().handle_from_intent(PlannedFault(e.fault_id, spec, e.target, target, e.driver))
+
+
 @dataclass
 class Recovered:
     entry: ledger_mod.Entry
@@ -218,12 +236,13 @@ def recover(include_live: bool = False) -> list[Recovered]:
     out = []
     entries = ledger_mod.read_entries() if include_live else ledger_mod.orphans()
     for e in entries:
-        if e.handle is None:
-            out.append(Recovered(e, False, "the run died while injecting; the fault's state is unknown: "
+        handle = e.handle or _handle_from_intent(e)
+        if handle is None:
+            out.append(Recovered(e, False, "the run died while injecting and the driver cannot tell what it did: "
                                            f"check {e.fault_type} on {e.target} by hand, then delete {e.path}"))
             continue
         try:
-            registry()[e.handle.driver]().revert(e.handle)
+            registry()[handle.driver]().revert(handle)
         except Exception as exc:  # noqa: BLE001 - report every failure, try every entry
             out.append(Recovered(e, False, f"{type(exc).__name__}: {exc}"))
             continue

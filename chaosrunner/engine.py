@@ -65,7 +65,8 @@ class Engine:
 
     async def _inject(self, fault: PlannedFault) -> Handle:
         drv = self._driver(fault.driver)
-        plan_info = {"spec": fault.spec.model_dump(mode="json"), "target": fault.target_name}
+        plan_info = {"spec": fault.spec.model_dump(mode="json"), "target": fault.target_name,
+                     "target_model": fault.target.model_dump(mode="json") if fault.target else None}
         self.ledger.intend(fault.fault_id, fault.target_name, fault.type, fault.driver, plan_info)
         job = asyncio.ensure_future(asyncio.wait_for(asyncio.to_thread(drv.inject, fault), fault.spec.timeout))
         try:

@@ -38,6 +38,7 @@ class Entry:
     driver: str
     handle: Handle | None
     written: float
+    plan: dict[str, Any] | None = None
 
     def owner_alive(self) -> bool:
         try:
@@ -115,7 +116,8 @@ def read_entries(directory: Path | None = None) -> list[Entry]:
         out.append(Entry(path, r.get("run_id", ""), int(r.get("pid", 0)), float(r.get("pid_start", 0)),
                          r.get("state", "active"), r.get("fault_id", ""), r.get("target", ""),
                          r.get("fault_type", ""), r.get("driver", ""),
-                         Handle.from_dict(r["handle"]) if r.get("handle") else None, float(r.get("written", 0))))
+                         Handle.from_dict(r["handle"]) if r.get("handle") else None, float(r.get("written", 0)),
+                         r.get("plan")))
     return out
 
 

@@ -65,5 +65,13 @@ class Driver(ABC):
     @abstractmethod
     def revert(self, handle: Handle) -> None: ...
 
+    def handle_from_intent(self, fault: PlannedFault) -> Handle | None:
+        """Rebuild the handle of a fault whose run died mid-inject (before its handle was written).
+
+        ``recover`` reverts with it. None means the driver cannot tell what the fault did; the
+        entry then needs a human. Drivers whose faults die with the runner need not care.
+        """
+        return None
+
     def close(self) -> None:
         return None

@@ -53,6 +53,11 @@ class CtkDriver(Driver):
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type,
                       {"result": _jsonable(result), "revert": revert})
 
+    def handle_from_intent(self, fault: PlannedFault) -> Handle | None:
+        revert = fault.spec.revert.to_activity((fault.spec.name or "provider") + " (revert)", "action") \
+            if fault.spec.revert else None
+        return Handle(fault.fault_id, self.name, fault.target_name, fault.type, {"revert": revert})
+
     def revert(self, handle: Handle) -> None:
         if handle.data.get("revert"):
             run_ctk_activity(handle.data["revert"])

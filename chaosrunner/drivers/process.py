@@ -77,6 +77,16 @@ class ProcessDriver(Driver):
             raise DriverError(f"not allowed to signal process {proc.pid}: {exc}", target=fault.target_name) from exc
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type, data)
 
+    def handle_from_intent(self, fault: PlannedFault) -> Handle | None:
+        if fault.spec.operation != "stop":
+            return None          # a kill is not undone by recover (only its restart could be)
+        try:
+            proc = find_process(fault.target.process, fault.target_name)  # type: ignore[union-attr]
+        except DriverError:
+            return None
+        return Handle(fault.fault_id, self.name, fault.target_name, fault.type,
+                      {"pid": proc.pid, "create_time": proc.create_time(), "operation": "stop"})
+
     def revert(self, handle: Handle) -> None:
         data = handle.data
         op = data["operation"]

@@ -72,7 +72,13 @@ class ResourceDriver(Driver):
                 "target_pid": proc.pid, **detail}
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type, data)
 
+    def handle_from_intent(self, fault: PlannedFault) -> Handle | None:
+        # the helper dies with the runner (PR_SET_PDEATHSIG and a parent watch): nothing is left to undo
+        return Handle(fault.fault_id, self.name, fault.target_name, fault.type, {"pid": -1, "create_time": 0})
+
     def revert(self, handle: Handle) -> None:
+        if handle.data.get("pid", -1) < 0:
+            return
         try:
             hp = psutil.Process(handle.data["pid"])
             if abs(hp.create_time() - handle.data["create_time"]) > 0.01:

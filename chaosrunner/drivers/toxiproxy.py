@@ -144,6 +144,14 @@ class ToxiproxyDriver(Driver):
                 data["toxics"].append(name)
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type, data)
 
+    def handle_from_intent(self, fault: PlannedFault) -> Handle | None:
+        h = fault.target.toxiproxy  # type: ignore[union-attr]
+        spec = fault.spec
+        partition = spec.type == "network" and spec.operation == "partition" and getattr(spec, "mode", "refuse") == "refuse"
+        toxics = [f"{PREFIX}{fault.fault_id}-{i}" for i in range(len(_toxics_for(spec)))]
+        return Handle(fault.fault_id, self.name, fault.target_name, fault.type,
+                      {"api": h.api, "proxy": h.proxy, "toxics": toxics, "disabled": partition})
+
     def _restore(self, client: ToxiproxyClient, proxy: Proxy) -> None:
         client.call(f"enable {proxy.name}", proxy.enable)
         for name in list(client.call("list toxics", proxy.toxics)):
