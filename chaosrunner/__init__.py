@@ -1,1 +1,40 @@
-__version__ = '0.1.0'
+"""chaosrunner: chaos experiments and game days — faults, load, probes, RTO/RPO, one HTML report.
+
+The few names a library user needs; everything else lives in modules named after the domain
+(``model``, ``plan``, ``engine``, ``timeline``, ``analyse``, ``drivers``, ``probes``).
+"""
+from chaosrunner.api import load_experiment, plan, recover, run, run_plan, validate
+from chaosrunner.errors import (
+    ChaosRunnerError,
+    ConfigError,
+    DriverError,
+    LoadError,
+    PlanError,
+    ProbeError,
+    RevertFailed,
+    RunAborted,
+)
+from chaosrunner.model.experiment import Experiment
+from chaosrunner.results import RunResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChaosRunnerError",
+    "ConfigError",
+    "DriverError",
+    "Experiment",
+    "LoadError",
+    "PlanError",
+    "ProbeError",
+    "RevertFailed",
+    "RunAborted",
+    "RunResult",
+    "__version__",
+    "load_experiment",
+    "plan",
+    "recover",
+    "run",
+    "run_plan",
+    "validate",
+]

@@ -54,6 +54,27 @@ def plan(path: str | Path, targets: str | Path | None = None, variables: dict[st
     return [make_plan(e) for e in exps]
 
 
+@dataclass
+class Validation:
+    name: str
+    plan: Plan | None
+    note: str | None = None
+
+
+def validate(path: str | Path, targets: str | Path | None = None,
+             variables: dict[str, str] | None = None) -> list[Validation]:
+    """Check a file: structure, references and — when it has an inventory — the whole plan."""
+    out = []
+    for exp in load_experiments(path, targets, variables):
+        if exp.inventory is None and any(getattr(s.action, "target", None) for s in exp.model.method + exp.model.rollback
+                                         if s.action is not None):
+            out.append(Validation(exp.model.name, None, "targets not checked: no inventory (add `targets:` or "
+                                                        "pass --targets to check them too)"))
+        else:
+            out.append(Validation(exp.model.name, make_plan(exp)))
+    return out
+
+
 def check_environment(p: Plan, confirm: str | None) -> None:
     """The safety gate: targets outside loopback need a named environment; production needs --confirm."""
     inv = p.experiment.inventory

@@ -66,9 +66,12 @@ def validate(file: Path = typer.Argument(..., help="experiment file"),
              targets: Optional[Path] = TargetsOpt, var: Optional[list[str]] = VarOpt) -> None:
     """Check an experiment file and its inventory; touches nothing."""
     def go() -> int:
-        plans = api.plan(file, targets, _parse_vars(var))
-        for p in plans:
-            out.print(f"ok: {p.name} ({len(p.faults())} faults, {len(p.probe_names)} probes)", markup=False)
+        for v in api.validate(file, targets, _parse_vars(var)):
+            if v.plan is not None:
+                out.print(f"ok: {v.name} ({len(v.plan.faults())} faults, {len(v.plan.probe_names)} probes)",
+                          markup=False)
+            else:
+                out.print(f"ok: {v.name} ({v.note})", markup=False)
         return 0
     _guard(go)
 

@@ -22,13 +22,15 @@ STATUS_TEXT = {"held": "[bold green]HELD[/]", "failed": "[bold red]FAILED[/]", "
 class LiveView:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True, highlight=False)
-        self._probe_state: dict[str, bool] = {}
+        self._probe_state: dict[str, tuple[float, bool]] = {}
 
     def __call__(self, record: Any) -> None:
         if isinstance(record, Sample):
-            before = self._probe_state.get(record.probe)
-            if before is None or before != record.ok:
-                self._probe_state[record.probe] = record.ok
+            last = self._probe_state.get(record.probe)
+            if last is not None and record.start < last[0]:
+                return      # a slow sample finishing after a newer one: old news
+            self._probe_state[record.probe] = (record.start, record.ok)
+            if last is None or last[1] != record.ok:
                 state = "[green]ok[/]" if record.ok else f"[red]failing[/] ({record.error})"
                 self.console.print(f"[dim]{record.start:8.2f}s[/]  probe {record.probe}: {state}", markup=True)
             return

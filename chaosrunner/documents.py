@@ -38,11 +38,11 @@ class LoadedExperiment:
         return self.marks.at(self.prefix + tuple(path))
 
 
-def load_inventory(path: Path, secrets: Secrets) -> LoadedInventory:
+def load_inventory(path: Path, secrets: Secrets, variables: dict[str, str] | None = None) -> LoadedInventory:
     data, marks = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("an inventory is a mapping with a `targets:` key", marks.at(()))
-    resolved = Resolver(path.parent, marks, secrets).resolve(data)
+    resolved = Resolver(path.parent, marks, secrets, variables=variables or {}).resolve(data)
     return LoadedInventory(path, validate(Inventory, resolved, marks), data)
 
 
@@ -82,9 +82,9 @@ def load_experiments(
                 raise ConfigError(f"targets inventory {inv_path} does not exist", where,
                                   "fix the path (relative to the experiment file) or pass --targets")
             if inv_path not in inventories:
-                inventories[inv_path] = load_inventory(inv_path, secrets)
+                inventories[inv_path] = load_inventory(inv_path, secrets, variables)
             inventory = inventories[inv_path]
-            secrets.values |= _secrets_of(inventory)
+            secrets.values |= _secrets_of(inventory, variables)
         resolver = Resolver(file.parent, marks, secrets, inventory.model if inventory else None, variables or {})
         resolved = resolver.resolve(raw, prefix)
         model = _validate_at(Experiment, resolved, marks, prefix)
@@ -96,10 +96,11 @@ def load_experiments(
     return out
 
 
-def _secrets_of(inv: LoadedInventory) -> set[str]:
-    # inventory secrets were collected while loading it; re-collect by resolving again cheaply
+def _secrets_of(inv: LoadedInventory, variables: dict[str, str] | None) -> set[str]:
+    # an inventory shared by several experiments was loaded once: collect its secrets for each
     s = Secrets()
-    Resolver(inv.file.parent if inv.file else Path("."), Marks(str(inv.file)), s).resolve(inv.raw)
+    Resolver(inv.file.parent if inv.file else Path("."), Marks(str(inv.file)), s,
+             variables=variables or {}).resolve(inv.raw)
     return s.values
 
 

@@ -82,7 +82,9 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Marks]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        problem = " ".join(filter(None, [exc.context, exc.problem]))
+        problem = exc.problem or exc.context or "cannot parse"
+        if exc.context and exc.context_mark is not None:
+            problem += f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
         raise ConfigError(f"invalid YAML: {problem}", where,
                           "check the indentation and quoting around this line") from None
     except yaml.YAMLError as exc:

@@ -18,10 +18,16 @@ from chaosrunner.model.faults import (
     ProviderAction,
     ResourceFault,
 )
-from chaosrunner.model.probes import CommandProbeSpec, HttpProbeSpec, ProviderProbeSpec, TcpProbeSpec
+from chaosrunner.model.probes import (
+    CommandProbeSpec,
+    HttpProbeSpec,
+    MetricProbeSpec,
+    ProviderProbeSpec,
+    TcpProbeSpec,
+)
 
 ProbeSpec = Annotated[
-    Union[HttpProbeSpec, TcpProbeSpec, CommandProbeSpec, ProviderProbeSpec],
+    Union[HttpProbeSpec, TcpProbeSpec, CommandProbeSpec, ProviderProbeSpec, MetricProbeSpec],
     Field(discriminator="type"),
 ]
 FaultSpec = Annotated[

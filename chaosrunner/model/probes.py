@@ -102,3 +102,46 @@ class ProviderProbeSpec(_ProbeCommon):
     type: Literal["provider"]
     provider: CtkProvider
     tolerance: Any = Field(None, description="a Chaos Toolkit tolerance; None accepts any value that did not raise")
+
+
+class MetricProbeSpec(_ProbeCommon):
+    """A golden-signal check: from the run's load statistics, or a PromQL query.
+
+    Without ``source`` (as in the seed), the run's load statistics are read when the run has
+    load, else the inventory's ``prometheus`` server. ``name`` is the metric for the load source
+    (``p50_latency``, ``p95_latency``, ``p99_latency``, ``error_rate``, ``rps``); the comparison
+    defaults to "below the threshold" for latencies and error rates, "above" for ``rps``.
+    """
+
+    type: Literal["metric"]
+    name: str | None = None
+    source: Literal["load", "prometheus"] | None = None
+    threshold: Any = Field(..., description="500ms for latencies, 1% for error_rate, a number for rps or PromQL")
+    operator: Literal["<", "<=", ">", ">="] | None = None
+    window: Duration = Field(10.0, description="load source: the sliding window the metric is computed over")
+    query: str | None = Field(None, description="prometheus source: the PromQL expression")
+    prometheus: str | None = Field(None, description="prometheus source: server URL (else the inventory's)")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "MetricProbeSpec":
+        if self.source == "prometheus" and not self.query:
+            raise ValueError("a prometheus metric probe needs query: <PromQL>")
+        if self.source != "prometheus" and not self.query and not self.name:
+            raise ValueError("a metric probe needs name: (p99_latency, error_rate, rps, ...) or query:")
+        return self
+
+    def comparison(self) -> str:
+        if self.operator:
+            return self.operator
+        return ">" if (self.name or "").lower() in ("rps", "throughput") else "<"
+
+    def threshold_value(self) -> float:
+        """The threshold as a number: seconds for latencies, a fraction for rates."""
+        from chaosrunner import units
+
+        n = (self.name or "").lower()
+        if "latency" in n or n.startswith("p9") or n.startswith("p5"):
+            return units.parse_duration(self.threshold)
+        if "error" in n or isinstance(self.threshold, str) and self.threshold.strip().endswith("%"):
+            return units.parse_fraction(self.threshold)
+        return float(self.threshold)
