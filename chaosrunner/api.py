@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from chaosrunner import ledger as ledger_mod
-from chaosrunner.analyse.steady import held_during_faults, steady_state_verdicts
+from chaosrunner.analyse.steady import held_during_faults, rto_verdict, steady_state_verdicts
 from chaosrunner.analyse.verdict import Status, Verdict
 from chaosrunner.documents import LoadedExperiment, load_experiments
 from chaosrunner.drivers import registry
@@ -113,9 +113,14 @@ def _recovery_timeout(p: Plan, options: RunOptions) -> float:
 
 def judge(p: Plan, tl: Timeline) -> list[Verdict]:
     """All verdicts of a run, from its timeline alone."""
+    model = p.experiment.model
     verdicts = steady_state_verdicts(tl, p.probe_names)
     if p.probe_names:
-        verdicts.append(held_during_faults(tl, p.probe_names))
+        if model.objectives.rto is not None:
+            verdicts.append(rto_verdict(tl, p.probe_names, model.objectives.rto, model.sampling.interval,
+                                        model.sampling.stable_for))
+        else:
+            verdicts.append(held_during_faults(tl, p.probe_names))
     return verdicts
 
 

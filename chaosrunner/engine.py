@@ -10,6 +10,7 @@ Every fact goes to the timeline; nothing here judges the result (that is ``analy
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -21,7 +22,7 @@ from chaosrunner.plan import Plan, PlannedStep
 from chaosrunner.probes.base import Probe
 from chaosrunner.sampling import Sampler, take_sample
 from chaosrunner.timeline import EventKind as K
-from chaosrunner.timeline import Timeline
+from chaosrunner.timeline import Timeline, fault_windows
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -239,15 +240,24 @@ class Engine:
             self._method_task.cancel()
 
     async def _recover(self) -> None:
-        """Keep sampling until every probe has held for stable_for (or the recovery timeout)."""
+        """Keep sampling until the steady state is back by the recovery definition (or the timeout).
+
+        The stop criterion is the analysis' own definition of recovery, so the run never ends
+        one sample short of the window that proves it.
+        """
         if not self.probes:
             return
+        from chaosrunner.analyse.steady import detection_and_recovery
+
         sampling = self.plan.experiment.model.sampling
+        names = [p.name for p in self.probes]
         deadline = self.timeline.now() + self.options.recovery_timeout
         while self.timeline.now() < deadline:
-            await asyncio.sleep(sampling.interval)
-            if _all_ok_since(self.timeline, [p.name for p in self.probes], sampling.stable_for):
+            windows = fault_windows(self.timeline.events)
+            if all(math.isfinite(detection_and_recovery(self.timeline, names, w.start, sampling.stable_for)[1])
+                   for w in windows[-1:]):
                 return
+            await asyncio.sleep(sampling.interval)
 
     # -- the run ------------------------------------------------------------------------------
     async def run(self) -> EngineOutcome:
@@ -328,16 +338,6 @@ def _failing_since(tl: Timeline, probe: str) -> float | None:
             break
         since = s.start
     return since
-
-
-def _all_ok_since(tl: Timeline, probes: list[str], window: float) -> bool:
-    now = tl.now()
-    for name in probes:
-        recent = [s for s in tl.samples if s.probe == name and s.start >= now - window]
-        before = [s for s in tl.samples if s.probe == name and s.start < now - window]
-        if not recent or not before or not all(s.ok for s in recent):
-            return False
-    return True
 
 
 __all__ = ["Engine", "EngineOptions", "EngineOutcome", "RevertFailed", "RunAborted"]

@@ -53,3 +53,49 @@ def held_during_faults(tl: Timeline, probe_names: list[str]) -> Verdict:
                        f"{len(failed)} of {len(total)} samples failed",
                        f"first at +{first.start - windows[0].start:.2f}s after the fault, {first.probe}: {first.error}")
     return Verdict(name, Status.PASSED, "every sample ok", f"{len(total)} samples ok")
+
+
+def detection_and_recovery(tl: Timeline, probe_names: list[str], t0: float, stable_for: float,
+                           until: float | None = None) -> tuple[float | None, float]:
+    """(detection time, recovery time) after ``t0``, by the definitions in DESIGN.md.
+
+    Detection = first failed sample after t0, minus t0 (None: no deviation).
+    Recovery = start of the first ``stable_for`` window after t0 in which every probe is sampled
+    and every sample is ok, minus t0; 0 with no deviation; ``inf`` when never recovered within
+    the observed samples (the window must be fully observed to count).
+    """
+    samples = sorted((s for s in tl.samples if s.probe in probe_names and s.start >= t0
+                      and (until is None or s.start <= until)), key=lambda s: s.start)
+    failed = [s for s in samples if not s.ok]
+    if not failed:
+        return None, 0.0
+    detection = failed[0].start - t0
+    last_seen = samples[-1].start
+    for c in (s.start for s in samples if s.ok and s.start > failed[0].start):
+        if c + stable_for > last_seen:
+            break
+        window = [s for s in samples if c <= s.start <= c + stable_for]
+        if all(s.ok for s in window) and {s.probe for s in window} >= set(probe_names):
+            return detection, c - t0
+    return detection, float("inf")
+
+
+def rto_verdict(tl: Timeline, probe_names: list[str], rto: float, interval: float, stable_for: float) -> Verdict:
+    """The hypothesis with an RTO objective: the steady state comes back within ``rto`` of each fault."""
+    from chaosrunner.units import format_duration
+
+    windows = fault_windows(tl.events)
+    if not windows:
+        return Verdict("rto", Status.UNKNOWN, f"≤ {format_duration(rto)}", "no fault was injected", kind="objective")
+    worst, detail = 0.0, []
+    for w in windows:
+        nxt = windows[w.index + 1].start if w.index + 1 < len(windows) else None
+        detection, recovery = detection_and_recovery(tl, probe_names, w.start, stable_for, nxt)
+        worst = max(worst, recovery)
+        detail.append(f"window {w.index + 1} ({', '.join(w.targets)}): detection "
+                      f"{format_duration(detection) if detection is not None else 'none'}, recovery "
+                      f"{format_duration(recovery) if recovery != float('inf') else 'never'}")
+    measured = "never recovered" if worst == float("inf") else f"{format_duration(worst)} ± {format_duration(interval)}"
+    status = Status.PASSED if worst <= rto else Status.FAILED
+    return Verdict("rto", status, f"≤ {format_duration(rto)}", measured, "; ".join(detail), value=worst,
+                   precision=interval, kind="objective")

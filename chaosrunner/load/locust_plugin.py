@@ -1,0 +1,156 @@
+"""Locust-side plugin: streams per-second request statistics to the chaosrunner process.
+
+This file runs INSIDE Locust (``locust -f locust_plugin.py,userfile.py``), never inside
+chaosrunner: chaosrunner must not import it (it imports locust, hence gevent's monkey-patching).
+
+Every Locust process that runs users (the standalone process, or each worker) keeps, per
+one-second bucket of ``time.monotonic()`` (a system-wide clock on Linux, so buckets of all
+workers and the runner line up), per endpoint: requests, failures, the sum and maximum of the
+response times and a histogram of them (rounded like Locust's own: 0.1 ms under 10 ms, 1 ms
+under 100 ms, 10 ms under 1 s, 100 ms above — at most ~5 % relative error). Right after each
+second ends it sends one JSON line for it (even when empty) over TCP to the address in
+``CHAOSRUNNER_LOAD_STATS``. The runner merges the histograms of all processes, so its
+percentiles are those of every request of that second, not an average of percentiles.
+
+Environment read here (set by ``chaosrunner.load.runner``):
+- ``CHAOSRUNNER_LOAD_STATS``: ``host:port`` to send stats to;
+- ``CHAOSRUNNER_LOAD_RATE_PER_USER``: when set, every user class gets
+  ``wait_time = constant_throughput(value)`` (the load's fixed ``rate``);
+- ``CHAOSRUNNER_LOAD_SHAPE``: JSON list of ``{duration, users, spawn_rate}`` stages; defines a
+  ``LoadTestShape`` that runs them in order and holds the last one until stopped.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+
+import gevent
+from locust import LoadTestShape, constant_throughput, events
+from locust.runners import MasterRunner
+
+_buckets: dict[int, dict[str, list]] = {}
+_state: dict[str, object] = {"sock": None, "env": None}
+
+
+def _round(ms: float) -> float:
+    if ms < 10:
+        return round(ms, 1)
+    if ms < 100:
+        return float(round(ms))
+    if ms < 1000:
+        return float(round(ms, -1))
+    return float(round(ms, -2))
+
+
+@events.request.add_listener
+def _on_request(request_type: str, name: str, response_time: float, exception: object = None, **_: object) -> None:
+    sec = math.floor(time.monotonic())
+    bucket = _buckets.get(sec)
+    if bucket is None:
+        bucket = _buckets[sec] = {}
+    key = f"{request_type} {name}"
+    row = bucket.get(key)
+    if row is None:
+        row = bucket[key] = [0, 0, 0.0, 0.0, {}]
+    rt = float(response_time or 0.0)
+    row[0] += 1
+    if exception is not None:
+        row[1] += 1
+    row[2] += rt
+    if rt > row[3]:
+        row[3] = rt
+    hist = row[4]
+    r = _round(rt)
+    hist[r] = hist.get(r, 0) + 1
+
+
+def _send(line: bytes) -> None:
+    sock = _state["sock"]
+    if sock is None:
+        return
+    try:
+        sock.sendall(line)  # type: ignore[attr-defined]
+    except OSError:
+        _state["sock"] = None   # the runner went away; keep the load running, stop reporting
+
+
+def _flusher() -> None:
+    environment = _state["env"]
+    pid = os.getpid()
+    while True:
+        now = time.monotonic()
+        # wake a little after the next second boundary, then close every finished second
+        gevent.sleep(math.floor(now) + 1 - now + 0.005)
+        current = math.floor(time.monotonic())
+        for sec in sorted(s for s in list(_buckets) if s < current):
+            bucket = _buckets.pop(sec)
+            _emit(pid, sec, bucket, environment)
+        if current - 1 not in _buckets:
+            # a second without requests is still a measured second: say so, so the runner need not wait
+            _emit(pid, current - 1, {}, environment)
+        if _state["sock"] is None:
+            return
+
+
+_last_sent: dict[str, int] = {"sec": -1}
+
+
+def _emit(pid: int, sec: int, bucket: dict[str, list], environment: object) -> None:
+    if sec <= _last_sent["sec"]:
+        return
+    _last_sent["sec"] = sec
+    runner = getattr(environment, "runner", None)
+    record = {
+        "v": 1,
+        "pid": pid,
+        "sec": sec,
+        "sent": time.monotonic(),
+        "users": getattr(runner, "user_count", 0),
+        "stats": {k: [r[0], r[1], r[2], r[3], [[b, c] for b, c in r[4].items()]] for k, r in bucket.items()},
+    }
+    _send((json.dumps(record, separators=(",", ":")) + "\n").encode())
+
+
+@events.init.add_listener
+def _on_init(environment: object, **_: object) -> None:
+    rate = os.environ.get("CHAOSRUNNER_LOAD_RATE_PER_USER")
+    if rate:
+        for user_class in getattr(environment, "user_classes", []):
+            user_class.wait_time = constant_throughput(float(rate))
+    if isinstance(getattr(environment, "runner", None), MasterRunner):
+        return                  # the master runs no users; its workers report for themselves
+    address = os.environ.get("CHAOSRUNNER_LOAD_STATS")
+    if not address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=5)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError as exc:
+        raise SystemExit(f"chaosrunner: cannot reach the runner's stats socket at {address}: {exc}") from exc
+    _send_hello = json.dumps({"v": 1, "hello": os.getpid(), "sent": time.monotonic()}) + "\n"
+    sock.sendall(_send_hello.encode())
+    _state["sock"] = sock
+    _state["env"] = environment
+    gevent.spawn(_flusher)
+
+
+_SHAPE = os.environ.get("CHAOSRUNNER_LOAD_SHAPE")
+if _SHAPE:
+    _STAGES = json.loads(_SHAPE)
+
+    class ChaosrunnerStages(LoadTestShape):
+        """The load's ``shape:`` stages, one after the other; the last one holds until stopped."""
+
+        def tick(self):  # type: ignore[no-untyped-def]
+            elapsed = self.get_run_time()
+            end = 0.0
+            for stage in _STAGES:
+                end += float(stage["duration"])
+                if elapsed < end:
+                    return int(stage["users"]), float(stage["spawn_rate"])
+            last = _STAGES[-1]
+            return int(last["users"]), float(last["spawn_rate"])
