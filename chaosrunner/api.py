@@ -13,9 +13,10 @@ import asyncio
 import re
 import secrets as _random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from chaosrunner import ledger as ledger_mod
 from chaosrunner.analyse.steady import held_during_faults, rto_verdict, steady_state_verdicts

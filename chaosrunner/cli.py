@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -63,7 +63,7 @@ def _parse_vars(items: list[str] | None) -> dict[str, str]:
 
 @app.command()
 def validate(file: Path = typer.Argument(..., help="experiment file"),
-             targets: Optional[Path] = TargetsOpt, var: Optional[list[str]] = VarOpt) -> None:
+             targets: Path | None = TargetsOpt, var: list[str] | None = VarOpt) -> None:
     """Check an experiment file and its inventory; touches nothing."""
     def go() -> int:
         for v in api.validate(file, targets, _parse_vars(var)):
@@ -78,8 +78,8 @@ def validate(file: Path = typer.Argument(..., help="experiment file"),
 
 @app.command()
 def plan(file: Path = typer.Argument(..., help="experiment file"),
-         targets: Optional[Path] = TargetsOpt, var: Optional[list[str]] = VarOpt,
-         only: Optional[str] = typer.Option(None, help="only the experiment with this name"),
+         targets: Path | None = TargetsOpt, var: list[str] | None = VarOpt,
+         only: str | None = typer.Option(None, help="only the experiment with this name"),
          as_json: bool = typer.Option(False, "--json", help="print the plan as JSON")) -> None:
     """Show what a run would do — targets, drivers, blast radius, duration, each fault and its revert."""
     def go() -> int:
@@ -108,14 +108,14 @@ def plan(file: Path = typer.Argument(..., help="experiment file"),
 
 @app.command()
 def run(file: Path = typer.Argument(..., help="experiment file"),
-        targets: Optional[Path] = TargetsOpt, var: Optional[list[str]] = VarOpt,
+        targets: Path | None = TargetsOpt, var: list[str] | None = VarOpt,
         report_dir: Path = typer.Option(Path("reports"), "--report-dir", help="runs land in <dir>/<run-id>/"),
-        only: Optional[str] = typer.Option(None, help="only the experiment with this name"),
-        confirm: Optional[str] = typer.Option(None, help="name of the environment, required for production"),
-        junit: Optional[Path] = typer.Option(None, "--junit", help="also copy junit.xml here (CI)"),
+        only: str | None = typer.Option(None, help="only the experiment with this name"),
+        confirm: str | None = typer.Option(None, help="name of the environment, required for production"),
+        junit: Path | None = typer.Option(None, "--junit", help="also copy junit.xml here (CI)"),
         as_json: bool = typer.Option(False, "--json", help="print results as JSON on stdout"),
         non_interactive: bool = typer.Option(False, "--non-interactive", help="never prompt (scheduled runs, CI)"),
-        recovery_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the steady state after the faults")) -> None:
+        recovery_timeout: float | None = typer.Option(None, help="seconds to wait for the steady state after the faults")) -> None:
     """Run experiments: inject the faults, sample the probes, revert, judge, report."""
     from chaosrunner.console import LiveView, print_result
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import math
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from chaosrunner.drivers import Driver, Handle, PlannedFault, registry
 from chaosrunner.errors import DriverError, RevertFailed, RunAborted
@@ -81,7 +82,7 @@ class Engine:
                 raise asyncio.CancelledError from None
             self._register(handle, fault, plan_info)
             raise
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise DriverError(f"inject timed out after {fault.spec.timeout:g}s (left in the ledger: run "
                               f"`chaosrunner recover`)", target=fault.target_name, fault=fault.type) from None
         except DriverError:

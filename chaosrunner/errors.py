@@ -62,7 +62,7 @@ class ConfigErrors(ConfigError):
         self.errors = errors
         super().__init__("\n".join(e.render() for e in errors))
 
-    def render(self) -> str:  # noqa: D102 - message already rendered
+    def render(self) -> str:
         return "\n".join(e.render() for e in getattr(self, "errors", []))
 
 

@@ -154,10 +154,7 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
     path: list[Any] = []
     cur = data
     for elem in loc:
-        if isinstance(cur, dict) and elem in cur:
-            path.append(elem)
-            cur = cur[elem]
-        elif isinstance(cur, list) and isinstance(elem, int) and 0 <= elem < len(cur):
+        if isinstance(cur, dict) and elem in cur or isinstance(cur, list) and isinstance(elem, int) and 0 <= elem < len(cur):
             path.append(elem)
             cur = cur[elem]
     return tuple(path)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chaosrunner.probes.base import Outcome, Probe
 from chaosrunner.timeline import Sample, Timeline
@@ -20,7 +21,7 @@ async def take_sample(probe: Probe, timeline: Timeline) -> Sample:
     start = timeline.now()
     try:
         outcome = await asyncio.wait_for(probe.check(), probe.timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         outcome = Outcome(False, None, f"timed out after {probe.timeout:g}s")
     except asyncio.CancelledError:
         raise

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
-from typing import Any, Callable, Iterable
+from typing import Any
 
 JSON = Any
 
@@ -208,7 +209,7 @@ class Timeline:
             }
 
     @classmethod
-    def from_dict(cls, data: dict[str, JSON]) -> "Timeline":
+    def from_dict(cls, data: dict[str, JSON]) -> Timeline:
         tl = cls()
         tl.started_wall = float(data.get("started_wall", 0.0))
         tl.events = [

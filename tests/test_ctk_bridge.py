@@ -1,12 +1,10 @@
 """Chaos Toolkit activities run through chaostoolkit-lib inside chaosrunner: actions, reverts, probes."""
 from __future__ import annotations
 
-import sys
-
 import pytest
+from conftest import write
 
 from chaosrunner import api
-from conftest import write
 
 EXP = """\
 name: ctk-bridge

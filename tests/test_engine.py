@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import ROOT, run_cli, write
 
 from chaosrunner import api
 from chaosrunner.timeline import EventKind
-from conftest import ROOT, run_cli, write
 
 EXP = """\
 name: web-stop

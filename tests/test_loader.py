@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_cli, write
 
 from chaosrunner.documents import load_experiments
 from chaosrunner.errors import ConfigError
-from conftest import ROOT, run_cli, write
 
 INV = """\
 targets:

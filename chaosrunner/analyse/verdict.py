@@ -35,7 +35,7 @@ class Verdict:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Verdict":
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
         d = dict(d)
         d["status"] = Status(d["status"])
         return cls(**d)

@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from chaosrunner.drivers.base import Driver, Handle, PlannedFault
 from chaosrunner.errors import ConfigError
 
-__all__ = ["Driver", "Handle", "PlannedFault", "registry", "get_driver", "validate_driver_class"]
+__all__ = ["Driver", "Handle", "PlannedFault", "get_driver", "registry", "validate_driver_class"]
 
 
 def validate_driver_class(obj: object, origin: str) -> type[Driver]:

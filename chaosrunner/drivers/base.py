@@ -43,7 +43,7 @@ class Handle:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Handle":
+    def from_dict(cls, d: dict[str, Any]) -> Handle:
         return cls(d["fault_id"], d["driver"], d["target"], d["fault_type"], dict(d.get("data", {})))
 
 

@@ -5,7 +5,7 @@ it is). Raw dicts exist only in ``chaosrunner.loader``; everything past it uses 
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -27,11 +27,11 @@ from chaosrunner.model.probes import (
 )
 
 ProbeSpec = Annotated[
-    Union[HttpProbeSpec, TcpProbeSpec, CommandProbeSpec, ProviderProbeSpec, MetricProbeSpec],
+    HttpProbeSpec | TcpProbeSpec | CommandProbeSpec | ProviderProbeSpec | MetricProbeSpec,
     Field(discriminator="type"),
 ]
 FaultSpec = Annotated[
-    Union[NetworkFault, LatencyFault, ErrorFault, ResourceFault, ProcessFault, ProviderAction],
+    NetworkFault | LatencyFault | ErrorFault | ResourceFault | ProcessFault | ProviderAction,
     Field(discriminator="type"),
 ]
 
@@ -48,7 +48,7 @@ class MethodStep(Strict):
     probe: ProbeSpec | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "MethodStep":
+    def _exactly_one(self) -> MethodStep:
         given = [k for k in ("action", "pause", "probe") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("a method step is exactly one of action:, pause: or probe:"
@@ -79,7 +79,7 @@ class Sampling(Strict):
     stable_for: Duration = Field(3.0, description="how long every probe must hold to count as recovered")
 
     @model_validator(mode="after")
-    def _sane(self) -> "Sampling":
+    def _sane(self) -> Sampling:
         if self.interval < 0.005:
             raise ValueError("sampling interval below 5ms is not supported; use e.g. 250ms")
         return self
@@ -92,7 +92,7 @@ class AbortCondition(Strict):
     window: Duration = Field(5.0, description="with error_rate_above: the sliding window")
 
     @model_validator(mode="after")
-    def _one(self) -> "AbortCondition":
+    def _one(self) -> AbortCondition:
         if (self.probe_failing_for is None) == (self.error_rate_above is None):
             raise ValueError("a stop condition is probe_failing_for: <duration> or error_rate_above: <percent>")
         return self

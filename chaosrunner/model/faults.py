@@ -32,7 +32,7 @@ class NetworkFault(_FaultCommon):
         "refuse", description="partition: refuse connections (proxy disabled) or hold their data forever")
 
     @model_validator(mode="after")
-    def _params(self) -> "NetworkFault":
+    def _params(self) -> NetworkFault:
         if self.operation == "loss" and self.loss is None:
             raise ValueError("operation loss needs loss: e.g. 30%")
         if self.operation == "bandwidth" and self.rate is None:

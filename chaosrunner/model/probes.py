@@ -86,7 +86,7 @@ class CtkProvider(Strict):
     secrets: list[str] | None = None
 
     @model_validator(mode="after")
-    def _fields_for_type(self) -> "CtkProvider":
+    def _fields_for_type(self) -> CtkProvider:
         need = {"python": ("module", "func"), "process": ("path",), "http": ("url",)}[self.type]
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
@@ -123,7 +123,7 @@ class MetricProbeSpec(_ProbeCommon):
     prometheus: str | None = Field(None, description="prometheus source: server URL (else the inventory's)")
 
     @model_validator(mode="after")
-    def _coherent(self) -> "MetricProbeSpec":
+    def _coherent(self) -> MetricProbeSpec:
         if self.source == "prometheus" and not self.query:
             raise ValueError("a prometheus metric probe needs query: <PromQL>")
         if self.source != "prometheus" and not self.query and not self.name:

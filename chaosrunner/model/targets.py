@@ -29,7 +29,7 @@ class ProcessHandle(Strict):
     cgroup: str | None = Field(None, description="cgroup v2 path; found from the pid when omitted")
 
     @model_validator(mode="after")
-    def _one_way(self) -> "ProcessHandle":
+    def _one_way(self) -> ProcessHandle:
         if not (self.pidfile or self.pid or self.match):
             raise ValueError("a process handle needs pidfile:, pid: or match:")
         return self
@@ -73,7 +73,7 @@ class Inventory(Strict):
     targets: dict[str, Target] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _groups_resolve(self) -> "Inventory":
+    def _groups_resolve(self) -> Inventory:
         for name, target in self.targets.items():
             for member in target.group or []:
                 if member not in self.targets:

@@ -11,8 +11,9 @@ runner) so probes such as ``metric`` can read load statistics.
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from chaosrunner.timeline import Timeline
@@ -39,7 +40,7 @@ class Probe(Protocol):
 class ProbeContext:
     """What a probe factory may use besides its own model."""
 
-    timeline: "Timeline | None" = None
+    timeline: Timeline | None = None
     inventory: Any = None          # chaosrunner.model.targets.Inventory (resolved)
     base_url: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
