@@ -10,8 +10,9 @@ the ones the report prints (DESIGN.md, "Measurement definitions"):
 - Detection time = start of the first failed sample (any steady-state probe) at or after
   ``t0``, minus ``t0``.
 - "Every probe ok over ``[r, r + stable_for)``": each steady-state probe has at least one
-  sample starting in that interval, every such sample is ok, and the observations reach
-  ``r + stable_for`` (within the scope).
+  sample starting in that interval, every such sample is ok, every probe's latest sample at
+  ``r`` is ok (so a window never opens while a probe's last word was a failure), and the
+  observations reach ``r + stable_for`` (within the scope).
 - Recovery time = ``r − t0`` for the earliest such ``r`` (``r`` is ``t0`` or a sample start).
   When the steady state deviated in the scope, ``r`` must come after the first failed sample:
   a system that fails 10 s after the fault and stays down has not recovered "at 0 s".
@@ -24,8 +25,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 from chaosrunner.analyse.verdict import Status, Verdict
 from chaosrunner.timeline import Event, FaultWindow, Sample, Timeline, fault_windows
@@ -132,8 +134,9 @@ def recovery_in_window(series: dict[str, _ProbeSeries], window: FaultWindow, sco
     in_scope = [s for ps in series.values() for s in ps.samples if t0 <= s.start < scope_end]
     in_scope.sort(key=lambda s: s.start)
     failed = [s for s in in_scope if not s.ok]
-    common = dict(window=window.index, t0=t0, reverted_at=window.end, scope_end=scope_end, resolution=interval,
-                  stable_for=stable_for, samples=len(in_scope), failed_samples=len(failed))
+    common: dict[str, Any] = dict(window=window.index, t0=t0, reverted_at=window.end, scope_end=scope_end,
+                                  resolution=interval, stable_for=stable_for, samples=len(in_scope),
+                                  failed_samples=len(failed))
     if not in_scope or not series:
         return RecoveryResult(**common, detected=False, detection_time=None, first_failure=None, recovered=False,
                               recovery_time=math.inf, recovered_at=None, out_of_slo=0.0, deviations=0, relapses=0,
@@ -147,7 +150,7 @@ def recovery_in_window(series: dict[str, _ProbeSeries], window: FaultWindow, sco
             continue
         if r + stable_for > scope_end + 1e-9:
             break
-        if all(ps.all_ok_in(r, r + stable_for) for ps in series.values()):
+        if steady_ok_at(series, r) and all(ps.all_ok_in(r, r + stable_for) for ps in series.values()):
             recovered_at = r
             break
     out, began = _out_of_slo(series, t0, scope_end)
@@ -190,7 +193,7 @@ def recovery_results(samples: Iterable[Sample], events: Iterable[Event], probes:
 
 
 def _with_note(res: RecoveryResult, note: str) -> RecoveryResult:
-    return RecoveryResult(**{**{f: getattr(res, f) for f in res.__dataclass_fields__}, "note": note})
+    return replace(res, note=note)
 
 
 def recovery_from_timeline(tl: Timeline, probes: Sequence[str], interval: float,

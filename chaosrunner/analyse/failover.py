@@ -1,0 +1,193 @@
+"""Failover measurement from ``role`` probe samples: failover, failback and split brain.
+
+Pure functions (no I/O, no clock). A role sample's ``role`` names the node(s) that answered as
+primary; several names joined with "," mean several nodes claimed primary in that sample.
+
+- Primary before = the single primary named by the last role sample before ``t0``.
+- Failover time = start of the first role sample at or after ``t0`` that names one primary
+  different from the primary before *and* at whose instant the steady state is ok (every
+  steady-state probe's latest sample ok, the role sample included when it is one), minus
+  ``t0``. "A failover happened" = some role sample in the window's scope named a single,
+  different primary, whether or not the steady state was ok then.
+- Failback time = first role sample after the failover naming the original primary again with
+  the steady state ok, minus the window's revert (the moment the old primary could return),
+  or minus the failover instant when the window was never reverted; never negative.
+- Split brain = a sample in which two or more different nodes claimed primary.
+Resolution of every time: ± the sampling interval.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+from collections.abc import Iterable, Sequence
+
+from chaosrunner.analyse.recovery import json_seconds, steady_ok_at, steady_series
+from chaosrunner.analyse.verdict import Status, Verdict
+from chaosrunner.timeline import Event, Sample, fault_windows
+from chaosrunner.units import format_duration
+
+
+def primaries(sample: Sample) -> tuple[str, ...]:
+    """The distinct nodes a role sample names as primary (empty: nobody answered as primary)."""
+    if not sample.role:
+        return ()
+    return tuple(dict.fromkeys(n.strip() for n in str(sample.role).split(",") if n.strip()))
+
+
+def split_brain_instants(samples: Iterable[Sample], probe: str) -> list[dict[str, Any]]:
+    """Every sample of ``probe`` in which several nodes claimed primary: ``{t, nodes}``."""
+    return [{"t": s.start, "nodes": list(primaries(s))} for s in sorted(samples, key=lambda s: s.start)
+            if s.probe == probe and len(primaries(s)) > 1]
+
+
+@dataclass(frozen=True)
+class FailoverResult:
+    window: int
+    t0: float
+    reverted_at: float | None
+    probe: str
+    resolution: float
+    primary_before: str | None
+    failed_over: bool                  # a different single primary was named in the scope
+    new_primary: str | None
+    failover_time: float               # math.inf: no failover with the steady state ok
+    failover_at: float | None
+    failed_back: bool
+    failback_time: float               # math.inf: no failback observed
+    failback_at: float | None
+    split_brain: tuple[dict[str, Any], ...]
+    measured: bool = True
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window": self.window, "t0": self.t0, "reverted_at": self.reverted_at, "probe": self.probe,
+            "resolution": self.resolution, "primary_before": self.primary_before, "failed_over": self.failed_over,
+            "new_primary": self.new_primary, "failover_time": json_seconds(self.failover_time),
+            "failover_at": self.failover_at, "failed_back": self.failed_back,
+            "failback_time": json_seconds(self.failback_time), "failback_at": self.failback_at,
+            "split_brain": list(self.split_brain), "measured": self.measured, "note": self.note,
+        }
+
+
+def failover_results(samples: Iterable[Sample], events: Iterable[Event], probe: str, steady_probes: Sequence[str],
+                     interval: float) -> list[FailoverResult]:
+    """One ``FailoverResult`` per fault window for the role probe ``probe``."""
+    samples = list(samples)
+    role = sorted((s for s in samples if s.probe == probe), key=lambda s: s.start)
+    names = list(dict.fromkeys([*steady_probes, probe]))
+    series = steady_series(samples, names)
+    windows = fault_windows(events)
+    out = []
+    for i, w in enumerate(windows):
+        scope_end = windows[i + 1].start if i + 1 < len(windows) else math.inf
+        scoped = [s for s in role if w.start <= s.start < scope_end]
+        before = [s for s in role if s.start < w.start and len(primaries(s)) == 1]
+        common: dict[str, Any] = dict(window=w.index, t0=w.start, reverted_at=w.end, probe=probe, resolution=interval,
+                      split_brain=tuple(split_brain_instants(scoped, probe)))
+        if not before:
+            out.append(FailoverResult(**common, primary_before=None, failed_over=False, new_primary=None,
+                                      failover_time=math.inf, failover_at=None, failed_back=False,
+                                      failback_time=math.inf, failback_at=None, measured=False,
+                                      note=f"{probe} named no single primary before the fault"))
+            continue
+        old = primaries(before[-1])[0]
+        changed = [s for s in scoped if len(primaries(s)) == 1 and primaries(s)[0] != old]
+        done = next((s for s in changed if s.ok and steady_ok_at(series, s.start)), None)
+        failover_at = done.start if done else None
+        back = None
+        if done is not None:
+            back = next((s for s in scoped if s.start > done.start and primaries(s) == (old,) and s.ok
+                         and steady_ok_at(series, s.start)), None)
+        note = ""
+        if changed and done is None:
+            note = f"{primaries(changed[0])[0]} became primary but the steady state was never ok"
+        elif not changed:
+            note = f"{old} stayed primary"
+        reference = w.end if w.end is not None else failover_at
+        out.append(FailoverResult(
+            **common, primary_before=old, failed_over=bool(changed),
+            new_primary=primaries(done or changed[0])[0] if changed else None,
+            failover_time=math.inf if done is None else done.start - w.start, failover_at=failover_at,
+            failed_back=back is not None,
+            failback_time=math.inf if back is None or reference is None else max(0.0, back.start - reference),
+            failback_at=None if back is None else back.start, note=note))
+    return out
+
+
+def _name(base: str, res: FailoverResult, n: int) -> str:
+    return base if n == 1 else f"{base} (fault window {res.window + 1})"
+
+
+def _pm(seconds: float, resolution: float) -> str:
+    return f"{format_duration(seconds)} ± {format_duration(resolution)}"
+
+
+def failover_verdicts(results: Sequence[FailoverResult], within: float | None) -> list[Verdict]:
+    """Judge ``objectives.failover.within`` per fault window; ``[]`` without that objective."""
+    if within is None:
+        return []
+    expected = f"failover ≤ {format_duration(within)}"
+    if not results:
+        return [Verdict("failover", Status.UNKNOWN, expected, "no fault was injected", kind="objective")]
+    out = []
+    for res in results:
+        name, data = _name("failover", res, len(results)), res.to_dict()
+        if not res.measured:
+            out.append(Verdict(name, Status.UNKNOWN, expected, "not measured", res.note, kind="objective", data=data))
+        elif not res.failed_over:
+            out.append(Verdict(name, Status.FAILED, expected, "no failover happened", res.note, kind="objective",
+                               data=data))
+        elif math.isinf(res.failover_time):
+            out.append(Verdict(name, Status.FAILED, expected, "never completed (unbounded)", res.note,
+                               kind="objective", precision=res.resolution, data=data))
+        else:
+            ok = res.failover_time <= within
+            out.append(Verdict(name, Status.PASSED if ok else Status.FAILED, expected,
+                               _pm(res.failover_time, res.resolution),
+                               f"{res.primary_before} → {res.new_primary}, steady state ok",
+                               value=res.failover_time, precision=res.resolution, kind="objective", data=data))
+    return out
+
+
+def failback_verdicts(results: Sequence[FailoverResult], within: float | None) -> list[Verdict]:
+    """Judge ``objectives.failback.within`` (measured from the fault's revert); ``[]`` without it."""
+    if within is None:
+        return []
+    expected = f"failback ≤ {format_duration(within)}"
+    if not results:
+        return [Verdict("failback", Status.UNKNOWN, expected, "no fault was injected", kind="objective")]
+    out = []
+    for res in results:
+        name, data = _name("failback", res, len(results)), res.to_dict()
+        if not res.measured or res.failover_at is None:
+            out.append(Verdict(name, Status.UNKNOWN, expected, "no failover to fail back from",
+                               res.note, kind="objective", data=data))
+        elif not res.failed_back:
+            out.append(Verdict(name, Status.FAILED, expected, "never failed back (unbounded)",
+                               f"{res.new_primary} stayed primary", kind="objective", data=data))
+        else:
+            ok = res.failback_time <= within
+            out.append(Verdict(name, Status.PASSED if ok else Status.FAILED, expected,
+                               _pm(res.failback_time, res.resolution), f"{res.new_primary} → {res.primary_before}",
+                               value=res.failback_time, precision=res.resolution, kind="objective", data=data))
+    return out
+
+
+def split_brain_verdict(samples: Iterable[Sample], probe: str) -> Verdict:
+    """Over the whole run: no sample of the role probe may name two primaries."""
+    samples = list(samples)
+    seen = [s for s in samples if s.probe == probe]
+    if not seen:
+        return Verdict("no split brain", Status.UNKNOWN, "one primary at a time", f"{probe} was never sampled",
+                       kind="objective")
+    found = split_brain_instants(seen, probe)
+    if not found:
+        return Verdict("no split brain", Status.PASSED, "one primary at a time", f"{len(seen)} role samples",
+                       kind="objective", value=0)
+    first = found[0]
+    return Verdict("no split brain", Status.FAILED, "one primary at a time",
+                   f"{len(found)} sample(s) with several primaries",
+                   f"first at t={first['t']:.2f}s: {', '.join(first['nodes'])}", value=len(found),
+                   kind="objective", data={"instants": found})
