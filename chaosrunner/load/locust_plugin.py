@@ -125,7 +125,7 @@ def _on_init(environment: object, **_: object) -> None:
     address = os.environ.get("CHAOSRUNNER_LOAD_STATS")
     if not address:
         return
-    host, _, port = address.rpartition(":")
+    host, _sep, port = address.rpartition(":")
     try:
         sock = socket.create_connection((host, int(port)), timeout=5)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

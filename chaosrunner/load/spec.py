@@ -51,7 +51,7 @@ class HttpProfile(Strict):
         return method
 
     @model_validator(mode="after")
-    def _weights(self) -> "HttpProfile":
+    def _weights(self) -> HttpProfile:
         if self.weights is not None:
             if len(self.weights) != len(self.paths):
                 raise ValueError(f"weights has {len(self.weights)} entries but paths has {len(self.paths)}; "
@@ -110,7 +110,7 @@ class LoadSpec(Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "LoadSpec":
+    def _consistent(self) -> LoadSpec:
         sources = [k for k in ("locustfile", "http", "master") if getattr(self, k) is not None]
         if len(sources) != 1:
             raise ValueError("load needs exactly one of locustfile:, http: or master:"

@@ -12,7 +12,8 @@ dropped (the CSVs Locust writes still hold every request).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from chaosrunner.timeline import LoadStat
 
@@ -35,7 +36,7 @@ class _Row:
         for bucket, count in hist:
             self.hist[float(bucket)] = self.hist.get(float(bucket), 0) + int(count)
 
-    def merge(self, other: "_Row") -> None:
+    def merge(self, other: _Row) -> None:
         self.requests += other.requests
         self.failures += other.failures
         self.total_ms += other.total_ms
