@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from chaosrunner import ledger as ledger_mod
-from chaosrunner.analyse.steady import held_during_faults, rto_verdict, steady_state_verdicts
+from chaosrunner.analyse.recovery import recovery_from_timeline, rto_verdicts
+from chaosrunner.analyse.steady import held_during_faults, steady_state_verdicts
 from chaosrunner.analyse.verdict import Status, Verdict
 from chaosrunner.documents import LoadedExperiment, load_experiments
 from chaosrunner.drivers import registry
@@ -118,8 +119,8 @@ def judge(p: Plan, tl: Timeline) -> list[Verdict]:
     verdicts = steady_state_verdicts(tl, p.probe_names)
     if p.probe_names:
         if model.objectives.rto is not None:
-            verdicts.append(rto_verdict(tl, p.probe_names, model.objectives.rto, model.sampling.interval,
-                                        model.sampling.stable_for))
+            recovery = recovery_from_timeline(tl, p.probe_names, model.sampling.interval, model.sampling.stable_for)
+            verdicts += rto_verdicts(recovery, model.objectives.rto)
         else:
             verdicts.append(held_during_faults(tl, p.probe_names))
     return verdicts
@@ -206,12 +207,20 @@ def run_document(p: Plan, tl: Timeline, result: RunResult, outcome: Any) -> dict
         "plan": plan_document(p),
         "timeline": tl.to_dict(),
         "verdicts": [v.to_dict() for v in result.verdicts],
-        "measurements": {},
+        "measurements": measurements(p, tl),
         "notes": [],
         "gameday": None,
         "load": None,
         "versions": versions(),
     }
+
+
+def measurements(p: Plan, tl: Timeline) -> dict[str, Any]:
+    """What was measured, per fault window (the report prints these with their definitions)."""
+    sampling = p.experiment.model.sampling
+    windows = recovery_from_timeline(tl, p.probe_names, sampling.interval, sampling.stable_for) \
+        if p.probe_names else []
+    return {"windows": [w.to_dict() for w in windows], "integrity": None, "slo": None}
 
 
 def plan_document(p: Plan) -> dict[str, Any]:

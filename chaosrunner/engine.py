@@ -10,7 +10,6 @@ Every fact goes to the timeline; nothing here judges the result (that is ``analy
 from __future__ import annotations
 
 import asyncio
-import math
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from chaosrunner.plan import Plan, PlannedStep
 from chaosrunner.probes.base import Probe
 from chaosrunner.sampling import Sampler, take_sample
 from chaosrunner.timeline import EventKind as K
-from chaosrunner.timeline import Timeline, fault_windows
+from chaosrunner.timeline import Timeline
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -248,15 +247,14 @@ class Engine:
         """
         if not self.probes:
             return
-        from chaosrunner.analyse.steady import detection_and_recovery
+        from chaosrunner.analyse.recovery import recovery_from_timeline
 
         sampling = self.plan.experiment.model.sampling
         names = [p.name for p in self.probes]
         deadline = self.timeline.now() + self.options.recovery_timeout
         while self.timeline.now() < deadline:
-            windows = fault_windows(self.timeline.events)
-            if all(math.isfinite(detection_and_recovery(self.timeline, names, w.start, sampling.stable_for)[1])
-                   for w in windows[-1:]):
+            results = recovery_from_timeline(self.timeline, names, sampling.interval, sampling.stable_for)
+            if all(r.recovered for r in results[-1:]):
                 return
             await asyncio.sleep(sampling.interval)
 
