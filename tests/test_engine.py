@@ -126,3 +126,16 @@ def test_failed_steady_state_before_injects_nothing(tmp_path, web):
     data = json.loads((result.run_dir / "run.json").read_text())
     assert result.status == "failed"
     assert not [e for e in data["timeline"]["events"] if e["kind"] == EventKind.FAULT_INJECTED.value]
+
+
+@pytest.mark.slow
+def test_run_json_output_for_machines(tmp_path, web):
+    exp = folder_for(tmp_path, web, duration="1s")
+    write(exp, exp.read_text() + "objectives: {rto: 5s}\n")
+    r = run_cli("run", str(exp), "--report-dir", str(tmp_path / "reports"), "--json", "--junit",
+                str(tmp_path / "junit.xml"))
+    [summary] = json.loads(r.stdout)
+    assert r.returncode == 0 and summary["status"] == "held" and summary["exit_code"] == 0, r.stderr
+    rto = next(v for v in summary["verdicts"] if v["name"] == "rto")
+    assert rto["status"] == "passed" and 0.9 < rto["value"] < 2.0 and rto["precision"] == 0.1
+    assert (tmp_path / "junit.xml").exists()
