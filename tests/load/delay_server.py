@@ -23,8 +23,8 @@ async def control_gauge(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     text = ("# HELP demo_queue_depth A gauge the tests set.\n# TYPE demo_queue_depth gauge\n"
-            f"demo_queue_depth{{instance=\"a\"}} {state['gauge']}\n"
-            f"demo_queue_depth{{instance=\"b\"}} {state['gauge'] / 2}\n"
+            f"demo_queue_depth{{shard=\"a\"}} {state['gauge']}\n"
+            f"demo_queue_depth{{shard=\"b\"}} {state['gauge'] / 2}\n"
             "# TYPE demo_requests_total counter\n"
             f"demo_requests_total {state['hits']}\n")
     return web.Response(text=text, content_type="text/plain")
