@@ -10,7 +10,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from chaosrunner.analyse.verdict import Status, Verdict
@@ -47,7 +47,7 @@ def clock(t: float | None) -> str:
 def wall_text(ts: float | None) -> str:
     if ts is None:
         return "—"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 def when_text(iso: str | None) -> str:
@@ -58,7 +58,7 @@ def when_text(iso: str | None) -> str:
         dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:
         return iso
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def duration_text(seconds: float | None) -> str:
@@ -116,7 +116,7 @@ def instants_of(windows: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
             continue
         for kind in ("detection", "recovery", "failover"):
             v = w.get(kind)
-            if v is None or (kind == "recovery" and w.get("recovered") is False):
+            if v is None or (kind == "recovery" and w.get("recovered") is False) or not math.isfinite(float(v)):
                 continue
             out.append((kind, float(start) + float(v), int(w.get("index", 0))))
     return out
@@ -218,7 +218,9 @@ def objective_rows(run: dict[str, Any], verdicts: list[Verdict]) -> list[dict[st
 
 
 def _fmt_objective(value: Any) -> str:
-    return format_duration(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_duration(float(value))
+    return str(value)
 
 
 def window_rows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -361,7 +363,8 @@ def gameday_of(run: dict[str, Any], tl: Timeline) -> GameDayView | None:
         lines.append((e.t, clip(text, 160), ""))
     for n in run.get("notes") or []:
         if isinstance(n.get("t"), (int, float)):
-            lines.append((float(n["t"]), f"note ({clip(n.get('author') or 'team', 40)}): {clip(n.get('text'), 160)}", ""))
+            author = clip(n.get("author") or "team", 40)
+            lines.append((float(n["t"]), f"note ({author}): {clip(n.get('text'), 160)}", ""))
     lines.sort(key=lambda x: x[0])
     view.timeline = [(clock(t), text + (f" — {status}" if status else "")) for t, text, status in lines]
     return view

@@ -1,0 +1,88 @@
+"""JUnit XML for CI systems: one test case per verdict, failures say measured vs expected.
+
+The output satisfies both the Jenkins junit plugin's schema and the stricter Ant/JUnit one
+(``testsuite`` carries name, timestamp, hostname, tests, failures, errors, skipped, time, id and
+package; every ``testcase`` carries name, classname and time). An aborted run, or one whose fault
+could not be reverted, adds a ``run`` test case with an ``error`` so the pipeline shows why.
+"""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import datetime, UTC
+from typing import Any
+
+from chaosrunner.analyse.verdict import Status
+from chaosrunner.report._view import verdicts_of
+
+# XML 1.0 forbids most control characters; a target's error text may contain them.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _x(text: Any) -> str:
+    return _INVALID_XML.sub("\ufffd", "" if text is None else str(text))
+
+
+def _token(text: Any, fallback: str) -> str:
+    """xs:token: no leading/trailing/double spaces, no tabs or newlines; never empty."""
+    return " ".join(_x(text).split()) or fallback
+
+
+def _timestamp(iso: str | None) -> str:
+    try:
+        dt = datetime.fromisoformat((iso or "").replace("Z", "+00:00"))
+    except ValueError:
+        dt = datetime.now(UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def junit_xml(run: dict[str, Any], hostname: str = "chaosrunner") -> str:
+    exp = run.get("experiment") or {}
+    name = _token(exp.get("name"), "experiment")
+    verdicts = verdicts_of(run)
+    duration = float(run.get("duration_s") or 0.0)
+    status = run.get("status", "")
+    cases: list[ET.Element] = []
+    failures = errors = skipped = 0
+    for v in verdicts:
+        case = ET.Element("testcase", name=_token(v.name, "verdict"), classname=name, time="0")
+        if v.status is Status.FAILED:
+            failures += 1
+            el = ET.SubElement(case, "failure", message=_x(f"measured {v.measured}, expected {v.expected}"),
+                               type=_token(v.kind, "hypothesis"))
+            el.text = _x("\n".join(x for x in (f"expected: {v.expected}", f"measured: {v.measured}",
+                                               f"precision: ±{v.precision:g}" if v.precision is not None else "",
+                                               v.detail) if x))
+        elif v.status in (Status.SKIPPED, Status.UNKNOWN):
+            skipped += 1
+            ET.SubElement(case, "skipped", message=_x(f"{v.status.value}: {v.measured}" + (
+                f" ({v.detail})" if v.detail else "")))
+        cases.append(case)
+    if status in ("aborted", "revert_failed"):
+        errors += 1
+        case = ET.Element("testcase", name="run", classname=name, time=f"{duration:.3f}")
+        reason = run.get("abort_reason") or ""
+        if status == "revert_failed":
+            reason = "a fault could not be reverted and needs a human: " + "; ".join(
+                str(x) for x in run.get("revert_failures") or []) or reason
+        el = ET.SubElement(case, "error", message=_x(f"run {status}: {reason}".strip(": ")),
+                           type=_token(status, "error"))
+        el.text = _x(reason)
+        cases.append(case)
+    root = ET.Element("testsuites", name=name, tests=str(len(cases)), failures=str(failures),
+                      errors=str(errors), skipped=str(skipped), time=f"{duration:.3f}")
+    suite = ET.SubElement(root, "testsuite", name=name, timestamp=_timestamp(run.get("started")),
+                          hostname=_token(hostname, "chaosrunner"), tests=str(len(cases)),
+                          failures=str(failures), errors=str(errors), skipped=str(skipped),
+                          time=f"{duration:.3f}", id="0", package="chaosrunner")
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("run_id", run.get("run_id")), ("status", status), ("exit_code", run.get("exit_code")),
+                       ("experiment_file", exp.get("file")), ("hypothesis", exp.get("hypothesis"))):
+        if value is not None:
+            ET.SubElement(props, "property", name=key, value=_x(value))
+    suite.extend(cases)
+    out = ET.SubElement(suite, "system-out")
+    out.text = _x(f"run {run.get('run_id', '')}: {status}\nreport: report.html\n")
+    ET.SubElement(suite, "system-err").text = ""
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

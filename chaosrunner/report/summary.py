@@ -1,0 +1,60 @@
+"""summary.md: the run in a few lines of Markdown, fit for a CI job summary or a chat message.
+
+Everything that came from a target (errors, names) is escaped so it renders as text: no HTML
+tags, no table breaks, no links.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chaosrunner.report import _view as v
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def md(text: Any, limit: int = 200) -> str:
+    """Escape text for a Markdown table cell or line (newlines become spaces)."""
+    s = " ".join(v.clip(text, limit).split())
+    s = s.replace("&", "&amp;")
+    return _MD_SPECIAL.sub(r"\\\1", s).replace("\\<", "&lt;").replace("\\>", "&gt;")
+
+
+def summary_markdown(run: dict[str, Any]) -> str:
+    exp = run.get("experiment") or {}
+    status = run.get("status", "unknown")
+    mark, word = v.STATUS_TEXT.get(status, ("?", status))
+    verdicts = v.verdicts_of(run)
+    tl = v.timeline_of(run)
+    lines = [f"## {mark} {md(exp.get('name') or 'experiment')}: {word}", ""]
+    if exp.get("hypothesis"):
+        lines += [f"> {md(exp['hypothesis'], 400)}", ""]
+    lines.append(f"Run `{md(run.get('run_id', ''), 80)}` · started {v.when_text(run.get('started'))} · "
+                 f"took {v.duration_text(run.get('duration_s'))} · exit code {run.get('exit_code', '—')}")
+    if run.get("abort_reason"):
+        lines.append(f"\n**Aborted:** {md(run['abort_reason'], 300)}")
+    if run.get("revert_failures"):
+        lines.append("\n**Faults not reverted (need a human):** "
+                     + "; ".join(md(x, 200) for x in run["revert_failures"]))
+    rows = v.objective_rows(run, verdicts)
+    if rows:
+        lines += ["", "| | Check | Expected | Measured | Precision |", "|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['mark']} {r['status']} | {md(r['name'], 80)} | {md(r['expected'], 80)} | "
+                         f"{md(r['measured'], 80)} | {md(r['precision'], 20)} |")
+    windows = v.window_rows(v.windows_of(run, tl))
+    if windows:
+        lines += ["", "| Fault window | Targets | Detection | Recovery | Failover |", "|---|---|---|---|---|"]
+        for w in windows:
+            lines.append(f"| {w['index']} ({w['start']} – {w['end']}) | {md(w['targets'], 80)} | "
+                         f"{w['detection']} | {w['recovery']} | {w['failover']} |")
+    integrity = v.integrity_rows(run)
+    if integrity:
+        lines += ["", "Data integrity: " + " · ".join(f"{md(k, 60)}: {md(x, 40)}" for k, x in integrity)]
+    devs = v.deviations(tl, limit=5)
+    if devs:
+        lines += ["", "What deviated:"]
+        lines += [f"- {d['count']} × **{md(d['probe'], 60)}**: {md(d['error'], 160)} "
+                  f"({d['first']} – {d['last']})" for d in devs]
+    lines += ["", "Full report: `report.html` (opens offline) · machine-readable: `run.json`, `junit.xml`", ""]
+    return "\n".join(lines)

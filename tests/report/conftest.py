@@ -1,0 +1,134 @@
+"""Run documents for report tests, built from real Timeline and Verdict objects (synthetic, structurally real)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, UTC
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaosrunner.analyse.verdict import Status, Verdict
+from chaosrunner.timeline import EventKind, LoadStat, Sample, Timeline, WriteRecord
+
+PAYLOAD = "<script>window.__pwned = 1</script>"
+STARTED = 1_795_000_000.0
+
+
+def build_run(*, duration: float = 60.0, interval: float = 0.25, probes: tuple[str, ...] = ("api-health", "db-role"),
+              fault: tuple[float, float] | None = (20.0, 40.0), outage: tuple[float, float] = (21.0, 28.5),
+              load: bool = True, writes: bool = True, xss: bool = False, gameday: bool = False,
+              status: str = "failed", name: str = "database-failure", started: float = STARTED,
+              rto: float = 8.5, rpo: float | None = 0.15, p99_fault: float = 900.0) -> dict[str, Any]:
+    clock = [0.0]
+    tl = Timeline(clock=lambda: clock[0], wall_clock=lambda: started)
+    err = ("connection refused " + PAYLOAD) if xss else "connection refused"
+    tl.event(EventKind.RUN_STARTED, t=0.0, run_id="r", experiment=name)
+    tl.event(EventKind.STEADY_STATE, t=0.5, phase="before", ok=True, probes={p: True for p in probes})
+    tl.event(EventKind.LOAD_STARTED, t=0.6)
+    if fault:
+        tl.event(EventKind.FAULT_INJECTED, t=fault[0], fault_id="f1", target="postgres-primary", type="network",
+                 driver="toxiproxy", detail="partition")
+        tl.event(EventKind.FAULT_REVERTED, t=fault[1], fault_id="f1", target="postgres-primary", type="network",
+                 by="revert")
+        tl.event(EventKind.ROLLBACK, t=fault[1] + 0.2, name="restore network", ok=True)
+    if xss:
+        tl.event(EventKind.PROBE_ERROR, t=25.0, probe="api-health", error=PAYLOAD)
+    tl.event(EventKind.STEADY_STATE, t=duration - 1, phase="after", ok=True, probes={p: True for p in probes})
+    tl.event(EventKind.RUN_ENDED, t=duration)
+    n = int(duration / interval)
+    for p in probes:
+        for i in range(n):
+            t = i * interval
+            down = outage[0] <= t < outage[1] and p == probes[0]
+            role = ("db-standby" if fault and t >= 26.0 else "db-primary") if p == "db-role" else None
+            tl.add_sample(Sample(p, t, t + 0.01, not down, value=200 if not down else None,
+                                 error=err if down else None, role=role))
+    if load:
+        for s in range(1, int(duration) + 1):
+            bad = outage[0] <= s < outage[1]
+            tl.add_load_stat(LoadStat(float(s), "Aggregated", 100, 40 if bad else 0, 100.0,
+                                      30.0, 80.0 if not bad else 600.0, 120.0 if not bad else p99_fault))
+            tl.add_load_stat(LoadStat(float(s), "GET /configs", 100, 0, 100.0, 30.0, 80.0, 120.0))
+    if writes:
+        recs = []
+        for i in range(int(duration * 20)):
+            sent = i / 20
+            lost = 19.9 <= sent < 20.05
+            unacked = 20.05 <= sent < 26.0
+            recs.append(WriteRecord(i, f"k{i}", sent, None if unacked else sent + 0.01,
+                                    error="timeout" if unacked else None,
+                                    found="missing" if lost else ("present" if not unacked else "missing")))
+        tl.replace_writes(recs)
+    verdicts = [
+        Verdict("steady state before", Status.PASSED, "every probe ok", "all ok"),
+        Verdict("rto", Status.FAILED if rto > 5 else Status.PASSED, "≤ 5s", f"{rto}s ± 0.25s",
+                "api-health failed for 7.5s" + (" " + PAYLOAD if xss else ""), rto, 0.25, "objective"),
+        Verdict("rpo", Status.FAILED if rpo else Status.PASSED, "≤ 0s", f"{rpo or 0}s", "3 writes lost",
+                rpo, None, "objective"),
+        Verdict("failover", Status.PASSED, "≤ 30s", "6s ± 0.25s", "", 6.0, 0.25, "objective"),
+        Verdict("slo error rate (fault)", Status.UNKNOWN, "≤ 1%", "no threshold", "", None, None, "slo"),
+        Verdict("steady state after", Status.SKIPPED, "every probe ok", "not checked", "", kind="hypothesis"),
+    ]
+    iso = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+    run: dict[str, Any] = {
+        "schema": "chaosrunner/run/v1",
+        "run_id": f"{datetime.fromtimestamp(started, UTC):%Y%m%dT%H%M%SZ}-{name}-3f2a",
+        "experiment": {"name": name, "description": "Simulate primary database failure",
+                       "hypothesis": "System should failover to standby within 30 seconds",
+                       "file": "experiments/db.yaml", "kind": "GameDay" if gameday else "Experiment",
+                       "objectives": {"rto": 5.0, "rpo": 0.0, "failover": {"probe": "db-role", "within": 30.0}},
+                       "raw": {}},
+        "targets": {"postgres-primary": {"toxiproxy": {"api": "http://127.0.0.1:8474", "proxy": "pg"},
+                                         "password": "***"},
+                    "api": {"url": "http://127.0.0.1:8080" + (PAYLOAD if xss else "")}},
+        "status": status, "exit_code": {"held": 0, "failed": 1, "aborted": 3, "revert_failed": 4}[status],
+        "started": iso(started), "ended": iso(started + duration), "duration_s": duration,
+        "sampling": {"interval": interval, "stable_for": 3.0},
+        "probes": list(probes),
+        "abort_reason": ("error rate above 50% " + (PAYLOAD if xss else "")) if status == "aborted" else None,
+        "timeline": tl.to_dict(),
+        "verdicts": [v.to_dict() for v in verdicts],
+        "measurements": {
+            "windows": ([{"index": 0, "start": fault[0], "end": fault[1], "targets": ["postgres-primary"],
+                          "detection": 1.0, "recovery": rto, "recovered": True, "resolution": interval,
+                          "failover": 6.0}] if fault else []),
+            "integrity": ({"lost": 3, "duplicated": 0, "corrupted": 0, "unacked_present": 2, "rpo": rpo,
+                           "loss_window": [19.91, 20.06]} if writes else None),
+            "slo": ({"baseline": {"p50": 30.0, "p95": 80.0, "p99": 120.0, "error_rate": 0.0, "rps": 100.0},
+                     "fault": {"p50": 30.0, "p95": 600.0, "p99": p99_fault, "error_rate": 0.15, "rps": 100.0},
+                     "recovery": {"p50": 30.0, "p95": 80.0, "p99": 120.0, "error_rate": 0.0, "rps": 100.0}}
+                    if load else None),
+        },
+        "notes": [{"t": 22.0, "author": "alice", "text": "alerts fired" + (PAYLOAD if xss else "")}],
+        "gameday": ({"phases": [{"name": "inject", "started": 19.0, "ended": 41.0, "steps": [
+                        {"kind": "action", "name": "partition primary", "status": "ok", "t": 20.0, "took": 0.1,
+                         "detail": ""},
+                        {"kind": "wait_until", "name": "failover detected", "status": "ok", "t": 20.1, "took": 6.0,
+                         "detail": "expected ≤ 60s"},
+                        {"kind": "manual", "name": "page the on-call", "status": "skipped", "t": 27.0, "took": None,
+                         "detail": "non-interactive"}]}],
+                     "criteria": [{"name": "RPO ≤ 0s", "expected": "0s", "measured": "0.15s", "status": "failed"},
+                                  {"name": "automatic failback", "status": "passed"}],
+                     "action_items": ["Use synchronous replication for configs",
+                                      {"text": "Update runbook", "owner": "sre", "done": False}],
+                     "roles": {"commander": "alice", "scribe": ["bob", "carol"]}} if gameday else None),
+        "load": {"csv": ["load_stats.csv"]} if load else None,
+        "versions": {"chaosrunner": "0.1.0", "python": "3.11.7"},
+    }
+    return json.loads(json.dumps(run))  # exactly what run.json holds
+
+
+@pytest.fixture
+def make_run():
+    return build_run
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path):
+    def write(run: dict[str, Any], name: str | None = None) -> Path:
+        d = tmp_path / (name or run["run_id"])
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "run.json").write_text(json.dumps(run), encoding="utf-8")
+        return d
+    return write
