@@ -120,12 +120,14 @@ def run(file: Path = typer.Argument(..., help="experiment file"),
     from chaosrunner.console import LiveView, print_result
 
     def go() -> int:
-        options = api.RunOptions(report_dir=report_dir, confirm=confirm, non_interactive=non_interactive,
-                                 recovery_timeout=recovery_timeout, on_record=None if as_json else LiveView(err))
         plans = api.plan(file, targets, _parse_vars(var), only)
         results = []
         for p in plans:
-            result = api.run_plan(p, options)
+            view = LiveView(err)
+            options = api.RunOptions(report_dir=report_dir, confirm=confirm, non_interactive=non_interactive,
+                                     recovery_timeout=recovery_timeout, on_record=None if as_json else view)
+            with view:
+                result = api.run_plan(p, options)
             results.append(result)
             if not as_json:
                 print_result(err, result)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from chaosrunner.analyse.verdict import Status
 from chaosrunner.timeline import Event, EventKind, Sample
@@ -20,12 +22,47 @@ STATUS_TEXT = {"held": "[bold green]HELD[/]", "failed": "[bold red]FAILED[/]", "
 
 
 class LiveView:
+    """Event lines as they happen; on a terminal, also a live panel: a line per probe and the current step."""
+
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True, highlight=False)
         self._probe_state: dict[str, tuple[float, bool]] = {}
+        self._counts: dict[str, list[int]] = {}
+        self._last_error: dict[str, str | None] = {}
+        self._step = "starting"
+        self._now = 0.0
+        self._live: Live | None = None
+
+    def __enter__(self) -> "LiveView":
+        if self.console.is_terminal:
+            self._live = Live(self._panel(), console=self.console, refresh_per_second=4, transient=True,
+                              get_renderable=self._panel)
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _panel(self) -> Group:
+        table = Table(box=None, show_header=True, pad_edge=False)
+        for col in ("probe", "now", "ok", "last error"):
+            table.add_column(col)
+        for name, (_, ok) in self._probe_state.items():
+            good, total = self._counts.get(name, [0, 0])
+            table.add_row(name, "[green]ok[/]" if ok else "[red]failing[/]", f"{good}/{total}",
+                          Text((self._last_error.get(name) or "")[:60]))
+        return Group(Text.from_markup(f"[bold]{self._now:7.1f}s[/]  {self._step}"), table)
 
     def __call__(self, record: Any) -> None:
         if isinstance(record, Sample):
+            self._now = max(self._now, record.end)
+            counts = self._counts.setdefault(record.probe, [0, 0])
+            counts[0] += record.ok
+            counts[1] += 1
+            if not record.ok:
+                self._last_error[record.probe] = record.error
             last = self._probe_state.get(record.probe)
             if last is not None and record.start < last[0]:
                 return      # a slow sample finishing after a newer one: old news
@@ -35,6 +72,9 @@ class LiveView:
                 self.console.print(f"[dim]{record.start:8.2f}s[/]  probe {record.probe}: {state}", markup=True)
             return
         if isinstance(record, Event):
+            self._now = max(self._now, record.t)
+            if record.kind in (EventKind.STEP_STARTED, EventKind.PHASE_STARTED):
+                self._step = str(record.data.get("step") or record.data.get("phase"))
             text = describe_event(record)
             if text:
                 self.console.print(f"[dim]{record.t:8.2f}s[/]  {text}")
