@@ -29,7 +29,7 @@ from chaosrunner.errors import ChaosRunnerError, ConfigError, PlanError
 from chaosrunner.plan import Plan, make_plan
 from chaosrunner.probes import ProbeContext, build_probe
 from chaosrunner.results import RunResult, iso, versions, write_run_json
-from chaosrunner.timeline import Timeline
+from chaosrunner.timeline import EventKind, Timeline
 
 
 class OrphanedFaults(ChaosRunnerError):
@@ -158,9 +158,9 @@ def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
     engine = Engine(p, tl, book, probes, EngineOptions(recovery_timeout=_recovery_timeout(p, options),
                                                        handle_signals=options.handle_signals))
     engine.probes_context = ctx
-    tl.event("run_started", run_id=run_id, experiment=p.name)
+    tl.event(EventKind.RUN_STARTED, run_id=run_id, experiment=p.name)
     outcome = asyncio.run(engine.run())
-    tl.event("run_ended", run_id=run_id)
+    tl.event(EventKind.RUN_ENDED, run_id=run_id)
     verdicts = judge(p, tl)
     status = status_of(verdicts, outcome.aborted, outcome.revert_failures)
     result = RunResult(run_id, p.name, status, run_dir, verdicts, abort_reason=outcome.aborted)
