@@ -25,6 +25,8 @@ STATUS_TEXT = {
 }
 VERDICT_MARK = {"passed": "✓", "failed": "✗", "unknown": "?", "skipped": "–"}
 MAX_EVENT_ROWS = 2000
+_WINDOW_ALIASES = (("index", "window"), ("start", "t0"), ("end", "reverted_at"), ("detection", "detection_time"),
+                   ("recovery", "recovery_time"), ("failover", "failover_time"))
 MAX_TEXT = 400
 
 
@@ -97,6 +99,9 @@ def windows_of(run: dict[str, Any], tl: Timeline) -> list[dict[str, Any]]:
         out = []
         for i, w in enumerate(measured):
             w = dict(w)
+            for key, alias in _WINDOW_ALIASES:  # analyse.recovery's own names for the same figures
+                if w.get(key) is None and w.get(alias) is not None:
+                    w[key] = w[alias]
             w.setdefault("index", i)
             w.setdefault("targets", [])
             if w.get("recovery") is None and "recovered" not in w and w.get("detection") is not None:

@@ -132,3 +132,12 @@ def test_an_hour_long_run_is_downsampled(tmp_path):
     assert len(html) < 1_500_000
     for poly in re.findall(r'<path d="([^"]*)"', html):
         assert poly.count("L") <= 1000
+
+
+def test_windows_written_with_the_recovery_analysis_names():
+    run = build_run()
+    run["measurements"]["windows"] = [{"window": 0, "t0": 20.0, "reverted_at": 40.0, "targets": ["postgres-primary"],
+                                       "detection_time": 1.0, "recovery_time": 8.5, "recovered": True,
+                                       "resolution": 0.25}]
+    html = report_html(run)
+    assert "8.5s ±250ms" in html and "1s ±250ms" in html and "T+0:00:40.00" in html
