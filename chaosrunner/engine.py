@@ -54,6 +54,7 @@ class Engine:
         self._background: list[asyncio.Task[Any]] = []
         self._method_task: asyncio.Task[Any] | None = None
         self._revert_lock = asyncio.Lock()
+        self._signalled = False
         self.extra_abort_checks: list[Callable[[], str | None]] = []
         self.before_steady: list[Hook] = []     # e.g. start load and writer (warm-up)
         self.after_all: list[Hook] = []         # e.g. stop load and writer
@@ -252,7 +253,7 @@ class Engine:
         sampling = self.plan.experiment.model.sampling
         names = [p.name for p in self.probes]
         deadline = self.timeline.now() + self.options.recovery_timeout
-        while self.timeline.now() < deadline:
+        while self.timeline.now() < deadline and not self._signalled:
             results = recovery_from_timeline(self.timeline, names, sampling.interval, sampling.stable_for)
             if all(r.recovered for r in results[-1:]):
                 return
@@ -278,8 +279,8 @@ class Engine:
             tl.event(K.PHASE_STARTED, phase="steady-state-before")
             self.outcome.steady_before = await self._steady("before")
             tl.event(K.PHASE_ENDED, phase="steady-state-before", ok=self.outcome.steady_before)
-            if not self.outcome.steady_before:
-                return self.outcome
+            if not self.outcome.steady_before or self.outcome.aborted:
+                return self.outcome        # nothing injected yet: the finally block has nothing to revert
             sampler.start()
             watcher = asyncio.create_task(self._watch())
             self._method_task = asyncio.create_task(self._method())
@@ -323,6 +324,7 @@ class Engine:
 
     def _on_signal(self, sig: int) -> None:
         name = signal.Signals(sig).name
+        self._signalled = True         # the operator wants out: reverts still run, waiting does not
         self.timeline.event(K.SIGNAL, signal=name)
         self.abort(f"received {name}")
 

@@ -139,3 +139,20 @@ def test_run_json_output_for_machines(tmp_path, web):
     rto = next(v for v in summary["verdicts"] if v["name"] == "rto")
     assert rto["status"] == "passed" and 0.9 < rto["value"] < 2.0 and rto["precision"] == 0.1
     assert (tmp_path / "junit.xml").exists()
+
+
+@pytest.mark.slow
+def test_signal_during_steady_state_before_injects_nothing(tmp_path, web):
+    exp = folder_for(tmp_path, web, duration="5s")
+    # a slow first probe keeps the run in steady-state-before long enough to interrupt it there
+    write(exp, exp.read_text().replace("steady_state:\n", "steady_state:\n  - probe: {type: command, command: "
+                                       "\"sleep 2\", timeout: 5s}\n"))
+    proc = _start_run(exp, tmp_path)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    [run_dir] = list((tmp_path / "reports").iterdir())
+    kinds = [e["kind"] for e in json.loads((run_dir / "run.json").read_text())["timeline"]["events"]]
+    assert "signal" in kinds and "fault_injected" not in kinds
+    assert web.state() != psutil.STATUS_STOPPED
