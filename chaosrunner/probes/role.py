@@ -1,0 +1,198 @@
+"""The ``role`` probe: which node serves as primary right now.
+
+Three ways to ask, one per deployment style:
+
+- ``http``: ``GET url``; the primary's identity is the body text, or a field of a JSON body
+  (``field: primary`` or a dotted path such as ``cluster.leader``).
+- ``sql``: one libpq connection string per node; every node is asked
+  ``SELECT pg_is_in_recovery()`` concurrently, and the nodes answering ``false`` are primaries.
+- ``command``: a command whose standard output names the primary.
+
+The sample's ``role`` is the primary's name; several names joined with "," when several nodes
+claim to be primary at once (split brain). The sample is ok only when exactly one node is
+primary. ``value`` says what each node answered, for the report.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from typing import Any, Literal
+
+import aiohttp
+import psycopg
+from pydantic import Field, model_validator
+
+from chaosrunner.model.base import Duration, Strict
+from chaosrunner.probes.base import Outcome, ProbeContext, register_probe
+
+
+class HttpRoleSource(Strict):
+    url: str = Field(..., description="GET this URL; it answers with the primary's identity")
+    field: str | None = Field(None, description="JSON field (dotted path) holding the primary's name; "
+                                                "the whole body when omitted")
+
+
+class SqlRoleSource(Strict):
+    nodes: dict[str, str] = Field(..., min_length=1,
+                                  description="node name → libpq connection string; asked pg_is_in_recovery()")
+
+
+class RoleProbeSpec(Strict):
+    """Which node is primary, from an HTTP endpoint, SQL on each node, or a command."""
+
+    type: Literal["role"]
+    name: str | None = Field(None, description="a short name; objectives.failover.probe refers to it")
+    http: HttpRoleSource | None = None
+    sql: SqlRoleSource | None = None
+    command: str | list[str] | None = Field(None, description="a command printing the primary's name")
+    timeout: Duration = Field(2.0, description="how long one sample may take before it counts as failed")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RoleProbeSpec:
+        given = [k for k in ("http", "sql", "command") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a role probe asks exactly one of http:, sql: or command:"
+                             + (f" (this one has {', '.join(given)})" if given else ""))
+        return self
+
+
+def _outcome(primaries: list[str], value: Any) -> Outcome:
+    names = list(dict.fromkeys(p.strip() for p in primaries if p and p.strip()))
+    role = ",".join(names) or None
+    if len(names) == 1:
+        return Outcome(True, value, None, role)
+    if not names:
+        return Outcome(False, value, "no node answered as primary", None)
+    return Outcome(False, value, f"split brain: {', '.join(names)} all claim to be primary", role)
+
+
+def _dig(doc: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(doc, dict):
+            doc = doc.get(part)
+        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
+            doc = doc[int(part)]
+        else:
+            return None
+    return doc
+
+
+class HttpRoleProbe:
+    def __init__(self, spec: RoleProbeSpec, name: str, ctx: ProbeContext):
+        assert spec.http is not None
+        self.name, self.timeout, self.source = name, spec.timeout, spec.http
+        url = spec.http.url
+        self.url = (ctx.base_url or "").rstrip("/") + url if url.startswith("/") else url
+        self._session: aiohttp.ClientSession | None = None
+
+    async def check(self) -> Outcome:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        async with self._session.get(self.url, allow_redirects=False) as resp:
+            body = await resp.text(errors="replace")
+        if resp.status != 200:
+            return Outcome(False, resp.status, f"HTTP {resp.status}: {body[:200]}")
+        if self.source.field is None:
+            text = body.strip()
+        else:
+            try:
+                found = _dig(json.loads(body), self.source.field)
+            except ValueError:
+                return Outcome(False, resp.status, f"body is not JSON: {body[:200]}")
+            if found is None:
+                return Outcome(False, resp.status, f"no field {self.source.field!r} in {body[:200]}")
+            text = ",".join(map(str, found)) if isinstance(found, list) else str(found)
+        return _outcome(text.replace("\n", ",").split(","), text)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class SqlRoleProbe:
+    """Keeps one connection per node; a broken connection is dropped and reopened next sample."""
+
+    def __init__(self, spec: RoleProbeSpec, name: str, ctx: ProbeContext):
+        assert spec.sql is not None
+        self.name, self.timeout, self.nodes = name, spec.timeout, dict(spec.sql.nodes)
+        # a node that hangs must not time the whole sample out: the others still answer
+        self.node_timeout = max(0.05, spec.timeout * 0.8)
+        self._conns: dict[str, psycopg.AsyncConnection[Any]] = {}
+
+    async def _ask(self, node: str) -> bool:
+        conn = self._conns.get(node)
+        try:
+            if conn is None or conn.closed:
+                conn = await psycopg.AsyncConnection.connect(self.nodes[node], autocommit=True)
+                self._conns[node] = conn
+            cur = await conn.execute("SELECT pg_is_in_recovery()")
+            row = await cur.fetchone()
+            return bool(row[0]) if row else True
+        except BaseException:
+            self._conns.pop(node, None)
+            if conn is not None:
+                asyncio.ensure_future(_close_quietly(conn))
+            raise
+
+    async def check(self) -> Outcome:
+        names = list(self.nodes)
+        answers = await asyncio.gather(*(asyncio.wait_for(self._ask(n), self.node_timeout) for n in names),
+                                       return_exceptions=True)
+        value: dict[str, str] = {}
+        primaries = []
+        for node, answer in zip(names, answers, strict=True):
+            if isinstance(answer, BaseException):
+                text = "timed out" if isinstance(answer, asyncio.TimeoutError) else str(answer).strip()
+                value[node] = f"unreachable: {text.splitlines()[0] if text else type(answer).__name__}"
+            elif answer:
+                value[node] = "standby"
+            else:
+                value[node] = "primary"
+                primaries.append(node)
+        return _outcome(primaries, value)
+
+    async def close(self) -> None:
+        conns, self._conns = list(self._conns.values()), {}
+        await asyncio.gather(*(_close_quietly(c) for c in conns))
+
+
+async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:
+    try:
+        await conn.close()
+    except Exception:  # noqa: BLE001 - the server may already be gone
+        pass
+
+
+class CommandRoleProbe:
+    def __init__(self, spec: RoleProbeSpec, name: str, ctx: ProbeContext):
+        assert spec.command is not None
+        self.name, self.timeout = name, spec.timeout
+        self.argv = shlex.split(spec.command) if isinstance(spec.command, str) else list(spec.command)
+
+    async def check(self) -> Outcome:
+        proc = await asyncio.create_subprocess_exec(*self.argv, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await proc.communicate()
+        except asyncio.CancelledError:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            raise
+        if proc.returncode != 0:
+            return Outcome(False, proc.returncode, f"exit {proc.returncode}: {err.decode(errors='replace')[:200]}")
+        text = out.decode(errors="replace").strip()
+        return _outcome(text.replace("\n", ",").split(","), text)
+
+    async def close(self) -> None:
+        return None
+
+
+@register_probe("role")
+def build_role_probe(spec: RoleProbeSpec, name: str, ctx: ProbeContext) -> Any:
+    if spec.http is not None:
+        return HttpRoleProbe(spec, name, ctx)
+    if spec.sql is not None:
+        return SqlRoleProbe(spec, name, ctx)
+    return CommandRoleProbe(spec, name, ctx)
