@@ -117,6 +117,10 @@ async def _session(port: int, fn: Any) -> Any:
                 dt.reader.cancel()
 
 
+def requested(dt: DevTools) -> list[str]:
+    return [e["params"]["request"]["url"] for e in dt.events if e["method"] == "Network.requestWillBeSent"]
+
+
 CHART_SIZES = """JSON.stringify(Array.from(document.querySelectorAll('figure svg.chart')).map(function (s) {
   var r = s.getBoundingClientRect(); return [s.closest('figure').id, r.width, r.height,
   s.querySelectorAll('path').length]; }))"""
@@ -144,7 +148,7 @@ def test_report_renders_offline_with_charts_and_no_script(chromium, tmp_path):
         (run_dir / "screenshot.png").write_bytes(base64.b64decode(shot["data"]))
         pdf = await dt.call("Page.printToPDF", printBackground=True)
         (run_dir / "report.pdf").write_bytes(base64.b64decode(pdf["data"]))
-        out["requests"] = [e["params"]["request"]["url"] for e in dt.events if e["method"] == "Network.requestWillBeSent"]
+        out["requests"] = requested(dt)
         return out
 
     out = asyncio.run(_session(chromium, check))
@@ -183,7 +187,7 @@ def test_index_filters_in_the_browser(chromium, tmp_path):
                           "t.dispatchEvent(new Event('change'))")
         out["db_failed"] = await dt.evaluate(visible)
         out["count"] = await dt.evaluate("document.getElementById('f-count').textContent")
-        out["requests"] = [e["params"]["request"]["url"] for e in dt.events if e["method"] == "Network.requestWillBeSent"]
+        out["requests"] = requested(dt)
         return out
 
     out = asyncio.run(_session(chromium, check))
