@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosrunner.ctk_import import convert, is_ctk_experiment
 from chaosrunner.errors import ConfigError, Location
 from chaosrunner.loader import Marks, read_yaml, validate
 from chaosrunner.model.experiment import Experiment, ExperimentFile
@@ -57,6 +58,9 @@ def load_experiments(
     if not isinstance(data, dict):
         raise ConfigError("an experiment file is a mapping (name:, method:, ...) or has `experiments:`",
                           marks.at(()), "see `chaosrunner schema` for the format")
+    if is_ctk_experiment(data):
+        data = convert(data, str(file))
+        marks = Marks(str(file))       # positions refer to the Chaos Toolkit file, which we did not parse
     many = "experiments" in data
     # structure first, references unresolved: errors point at what the user wrote
     raws: list[tuple[tuple[Any, ...], dict[str, Any]]]
