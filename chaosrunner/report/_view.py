@@ -95,6 +95,7 @@ def run_span(tl: Timeline, run: dict[str, Any]) -> float:
 def windows_of(run: dict[str, Any], tl: Timeline) -> list[dict[str, Any]]:
     """Fault windows with their measurements (from ``measurements.windows``, else from the events)."""
     measured = ((run.get("measurements") or {}).get("windows")) or []
+    from_events = fault_windows(tl.events)
     if measured:
         out = []
         for i, w in enumerate(measured):
@@ -103,13 +104,15 @@ def windows_of(run: dict[str, Any], tl: Timeline) -> list[dict[str, Any]]:
                 if w.get(key) is None and w.get(alias) is not None:
                     w[key] = w[alias]
             w.setdefault("index", i)
-            w.setdefault("targets", [])
+            if not w.get("targets"):
+                same = [fw for fw in from_events if w.get("start") is not None and abs(fw.start - w["start"]) < 1e-6]
+                w["targets"] = list(same[0].targets) if same else []
             if w.get("recovery") is None and "recovered" not in w and w.get("detection") is not None:
                 w["recovered"] = False
             out.append(w)
         return out
     return [{"index": w.index, "start": w.start, "end": w.end, "targets": list(w.targets),
-             "fault_ids": list(w.fault_ids)} for w in fault_windows(tl.events)]
+             "fault_ids": list(w.fault_ids)} for w in from_events]
 
 
 def instants_of(windows: list[dict[str, Any]]) -> list[tuple[str, float, int]]:

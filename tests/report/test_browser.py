@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import build_run
+from report_runs import build_run
 
 from chaosrunner.report import render_index, write_run_outputs
 
@@ -195,3 +195,45 @@ def test_index_filters_in_the_browser(chromium, tmp_path):
     assert out["db"] == 2 and out["db_failed"] == 1 and out["count"] == "1 of 3 runs shown"
     assert len(out["trends"]) == 2 and all(w > 600 and h > 80 for _, w, h, _ in out["trends"])
     assert all(r == url or r.startswith("data:") for r in out["requests"]), out["requests"]
+
+
+REAL_EXPERIMENT = """\
+name: web-freeze
+hypothesis: the service answers again within 5 seconds of the fault
+targets: inv.yaml
+steady_state:
+  - probe: {{type: http, name: health, url: "{url}/health", timeout: 400ms}}
+method:
+  - pause: 1s
+  - action: {{type: process, operation: stop, target: web, duration: 2s}}
+objectives: {{rto: 5s}}
+sampling: {{interval: 250ms, stable_for: 1s}}
+"""
+
+
+def test_report_of_a_real_run_in_the_browser(chromium, tmp_path, web):
+    """A real run on a local service (a process fault), reported, loaded with the network off."""
+    from chaosrunner import api
+
+    inventory = f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n"
+    (tmp_path / "inv.yaml").write_text(inventory)
+    (tmp_path / "exp.yaml").write_text(REAL_EXPERIMENT.format(url=web.url))
+    [result] = api.run(tmp_path / "exp.yaml", options=api.RunOptions(report_dir=tmp_path / "reports",
+                                                                     render_report=False, handle_signals=False))
+    report = write_run_outputs(json.loads((result.run_dir / "run.json").read_text()), result.run_dir)
+    url = report.resolve().as_uri()
+
+    async def check(dt: DevTools) -> dict[str, Any]:
+        await dt.open(url)
+        out = {"charts": json.loads(await dt.evaluate(CHART_SIZES)),
+               "text": await dt.evaluate("document.body.innerText")}
+        shot = await dt.call("Page.captureScreenshot", format="png")
+        (result.run_dir / "screenshot.png").write_bytes(base64.b64decode(shot["data"]))
+        out["requests"] = requested(dt)
+        return out
+
+    out = asyncio.run(_session(chromium, check))
+    assert all(r == url or r.startswith("data:") for r in out["requests"]), out["requests"]
+    assert [c[0] for c in out["charts"]] == ["chart-health"] and out["charts"][0][1] > 600
+    assert "web-freeze" in out["text"] and "rto" in out["text"] and "Fault windows" in out["text"]
+    assert (result.run_dir / "junit.xml").exists() and (result.run_dir / "summary.md").exists()

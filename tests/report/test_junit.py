@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import xmlschema
-from conftest import PAYLOAD, build_run
+from report_runs import PAYLOAD, build_run
 
 from chaosrunner.report import junit_xml
 

@@ -5,7 +5,7 @@ import json
 import math
 import re
 
-from conftest import PAYLOAD, build_run
+from report_runs import PAYLOAD, build_run, write_run
 
 from chaosrunner.report import render_run, report_html, summary_markdown, write_run_outputs
 from chaosrunner.report.definitions import DEFINITIONS
@@ -13,8 +13,8 @@ from chaosrunner.report.definitions import DEFINITIONS
 ESCAPED = "&lt;script&gt;window.__pwned = 1&lt;/script&gt;"
 
 
-def test_render_run_writes_report_junit_and_summary(run_dir):
-    d = run_dir(build_run())
+def test_render_run_writes_report_junit_and_summary(tmp_path):
+    d = write_run(tmp_path, build_run())
     report = render_run(d)
     assert report == d / "report.html"
     for name in ("report.html", "junit.xml", "summary.md", "summary.json"):
@@ -136,8 +136,9 @@ def test_an_hour_long_run_is_downsampled(tmp_path):
 
 def test_windows_written_with_the_recovery_analysis_names():
     run = build_run()
-    run["measurements"]["windows"] = [{"window": 0, "t0": 20.0, "reverted_at": 40.0, "targets": ["postgres-primary"],
+    run["measurements"]["windows"] = [{"window": 0, "t0": 20.0, "reverted_at": 40.0,
                                        "detection_time": 1.0, "recovery_time": 8.5, "recovered": True,
                                        "resolution": 0.25}]
     html = report_html(run)
     assert "8.5s ±250ms" in html and "1s ±250ms" in html and "T+0:00:40.00" in html
+    assert "<td>postgres-primary</td>" in html                   # targets taken from the fault events

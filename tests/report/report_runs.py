@@ -1,12 +1,13 @@
-"""Run documents for report tests, built from real Timeline and Verdict objects (synthetic, structurally real)."""
+"""Run documents for report tests, built from real Timeline and Verdict objects (synthetic, structurally real).
+
+A plain module, not a conftest: ``tests/conftest.py`` is imported by name as ``conftest``.
+"""
 from __future__ import annotations
 
 import json
 from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from chaosrunner.analyse.verdict import Status, Verdict
 from chaosrunner.timeline import EventKind, LoadStat, Sample, Timeline, WriteRecord
@@ -119,16 +120,9 @@ def build_run(*, duration: float = 60.0, interval: float = 0.25, probes: tuple[s
     return json.loads(json.dumps(run))  # exactly what run.json holds
 
 
-@pytest.fixture
-def make_run():
-    return build_run
-
-
-@pytest.fixture
-def run_dir(tmp_path: Path):
-    def write(run: dict[str, Any], name: str | None = None) -> Path:
-        d = tmp_path / (name or run["run_id"])
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "run.json").write_text(json.dumps(run), encoding="utf-8")
-        return d
-    return write
+def write_run(folder: Path, run: dict[str, Any], name: str | None = None) -> Path:
+    """Write ``run`` as ``folder/<name or run_id>/run.json``; returns the run folder."""
+    d = folder / (name or run["run_id"])
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    return d
