@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write
+from support import write
 
 from chaosrunner import api
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from chaosrunner import api
-from conftest import write
+from support import write
 
 
 @pytest.fixture(autouse=True)

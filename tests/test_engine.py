@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ROOT, run_cli, write
+from support import ROOT, run_cli, write
 
 from chaosrunner import api
 from chaosrunner.timeline import EventKind

@@ -23,7 +23,7 @@ def test_error_tree_and_exit_codes():
 def test_schema_command_prints_a_json_schema():
     import json
 
-    from conftest import run_cli
+    from support import run_cli
 
     r = run_cli("schema")
     doc = json.loads(r.stdout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import ROOT, run_cli, write
+from support import ROOT, run_cli, write
 
 from chaosrunner.documents import load_experiments
 from chaosrunner.errors import ConfigError

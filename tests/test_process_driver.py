@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from chaosrunner import api
-from conftest import SERVICES, free_port, wait_http, write
+from support import SERVICES, free_port, wait_http, write
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 from chaosrunner import api
 from chaosrunner.errors import ConfigError, PlanError
-from conftest import run_cli, write
+from support import run_cli, write
 
 EXP = "name: x\ntargets: inv.yaml\nmethod:\n  - action: {type: latency, delay: 1s, target: db, duration: 1s}\n"
 

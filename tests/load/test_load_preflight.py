@@ -9,7 +9,7 @@ from chaosrunner.errors import LoadError
 from chaosrunner.load import LoadRunner
 from chaosrunner.timeline import Timeline
 
-from conftest import free_port
+from support import free_port
 
 USERFILE = """
 from locust import HttpUser, task

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import free_port
+from support import free_port
 from writer.kvstore import KvStore
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"

@@ -12,7 +12,7 @@ import threading
 
 from aiohttp import web
 
-from conftest import free_port
+from support import free_port
 
 
 class KvStore:
