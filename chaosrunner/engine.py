@@ -265,7 +265,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         installed = []
         if self.options.handle_signals:
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 try:
                     loop.add_signal_handler(sig, self._on_signal, sig)
                     installed.append(sig)

@@ -73,7 +73,7 @@ def _wait_stopped(web, timeout: float = 15) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_mid_fault_reverts_and_exits_3(tmp_path, web, sig):
     exp = folder_for(tmp_path, web, duration="60s")
     proc = _start_run(exp, tmp_path)
