@@ -92,12 +92,20 @@ class Sink:
     def push(self, data: bytes, ts: float) -> None:
         link = self.link
         transport = link.dst_transport
-        if transport is not None and not transport.is_closing():
+        if transport is None:
+            # Not connected yet (uvloop may deliver data even though reading was paused).
+            link.early.append((data, ts))
+            link.hold(len(data))
+        elif not transport.is_closing():
             transport.write(data)
             link.tx += len(data)
 
     def push_end(self, mode: str) -> None:
-        self.link.conn.end_link(self.link, mode)
+        link = self.link
+        if link.dst_transport is None and not link.conn.closed:
+            link.early_end = mode
+            return
+        link.conn.end_link(link, mode)
 
 
 class Link:
@@ -120,6 +128,8 @@ class Link:
         self.paused = 0
         self.rx = 0
         self.tx = 0
+        self.early: list[tuple[bytes, float]] = []  # read before the destination was connected
+        self.early_end = ""
 
     @property
     def closed(self) -> bool:
@@ -138,6 +148,13 @@ class Link:
         self._rewire()
         for stage in self.stages:
             stage.start()
+        early, self.early = self.early, []
+        for data, ts in early:
+            self.release(len(data))
+            if not self.closed:
+                self.head.push(data, ts)
+        if self.early_end and not self.closed:
+            self.head.push_end(self.early_end)
 
     def add_toxic(self, spec: ToxicSpec) -> None:
         stage = make_stage(self, spec)

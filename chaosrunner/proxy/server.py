@@ -60,9 +60,10 @@ class ProxyServer:
         sock, _bound = bind_listener(join_host_port(self.host, self.port), backlog=1024)
         self.port = sock.getsockname()[1]
         self.api = Api(loop, metrics_enabled=self.metrics)
-        self._runner = web.AppRunner(self.api.make_app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.api.make_app(), access_log=None, handle_signals=False,
+                                     shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, shutdown_timeout=1.0, backlog=1024).start()
+        await web.SockSite(self._runner, sock, backlog=1024).start()
         if self.config is not None:
             await self.populate_file(self.config)
 
