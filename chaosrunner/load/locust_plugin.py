@@ -6,8 +6,9 @@ chaosrunner: chaosrunner must not import it (it imports locust, hence gevent's m
 Every Locust process that runs users (the standalone process, or each worker) keeps, per
 one-second bucket of ``time.monotonic()`` (a system-wide clock on Linux, so buckets of all
 workers and the runner line up), per endpoint: requests, failures, the sum and maximum of the
-response times and a histogram of them (rounded like Locust's own: 0.1 ms under 10 ms, 1 ms
-under 100 ms, 10 ms under 1 s, 100 ms above — at most ~5 % relative error). Right after each
+response times and a histogram of them (rounded to the nearest 0.1 ms under 10 ms, 1 ms under
+100 ms, 10 ms under 1 s, 100 ms above: at most ~5 % relative error; the bins travel as integers
+in 0.1 ms units). The per-request cost is well under a microsecond. Right after each
 second ends it sends one JSON line for it (even when empty) over TCP to the address in
 ``CHAOSRUNNER_LOAD_STATS``. The runner merges the histograms of all processes, so its
 percentiles are those of every request of that second, not an average of percentiles.
@@ -31,31 +32,37 @@ import gevent
 from locust import LoadTestShape, constant_throughput, events
 from locust.runners import MasterRunner
 
-_buckets: dict[int, dict[str, list]] = {}
+_buckets: dict[int, dict[tuple[str, str], list]] = {}
 _state: dict[str, object] = {"sock": None, "env": None}
 
 
-def _round(ms: float) -> float:
+_mono = time.monotonic
+_current: list = [None, None]      # (second, its bucket): saves a dict lookup per request
+
+
+def _bin(ms: float) -> int:
+    """A response time as an integer number of 0.1 ms, rounded to its bin (see the module docstring)."""
     if ms < 10:
-        return round(ms, 1)
+        return int(ms * 10 + 0.5)
     if ms < 100:
-        return float(round(ms))
+        return int(ms + 0.5) * 10
     if ms < 1000:
-        return float(round(ms, -1))
-    return float(round(ms, -2))
+        return int(ms / 10 + 0.5) * 100
+    return int(ms / 100 + 0.5) * 1000
 
 
 @events.request.add_listener
 def _on_request(request_type: str, name: str, response_time: float, exception: object = None, **_: object) -> None:
-    sec = math.floor(time.monotonic())
-    bucket = _buckets.get(sec)
-    if bucket is None:
-        bucket = _buckets[sec] = {}
-    key = f"{request_type} {name}"
+    # runs for every request: kept to well under a microsecond
+    sec = int(_mono())
+    if sec != _current[0]:
+        _current[0], _current[1] = sec, _buckets.setdefault(sec, {})
+    bucket = _current[1]
+    key = (request_type, name)
     row = bucket.get(key)
     if row is None:
         row = bucket[key] = [0, 0, 0.0, 0.0, {}]
-    rt = float(response_time or 0.0)
+    rt = response_time or 0.0
     row[0] += 1
     if exception is not None:
         row[1] += 1
@@ -63,8 +70,8 @@ def _on_request(request_type: str, name: str, response_time: float, exception: o
     if rt > row[3]:
         row[3] = rt
     hist = row[4]
-    r = _round(rt)
-    hist[r] = hist.get(r, 0) + 1
+    b = _bin(rt) if rt >= 10 else int(rt * 10 + 0.5)
+    hist[b] = hist.get(b, 0) + 1
 
 
 def _send(line: bytes) -> None:
@@ -84,7 +91,7 @@ def _flusher() -> None:
         now = time.monotonic()
         # wake a little after the next second boundary, then close every finished second
         gevent.sleep(math.floor(now) + 1 - now + 0.005)
-        current = math.floor(time.monotonic())
+        current = int(time.monotonic())
         for sec in sorted(s for s in list(_buckets) if s < current):
             bucket = _buckets.pop(sec)
             _emit(pid, sec, bucket, environment)
@@ -98,7 +105,7 @@ def _flusher() -> None:
 _last_sent: dict[str, int] = {"sec": -1}
 
 
-def _emit(pid: int, sec: int, bucket: dict[str, list], environment: object) -> None:
+def _emit(pid: int, sec: int, bucket: dict[tuple[str, str], list], environment: object) -> None:
     if sec <= _last_sent["sec"]:
         return
     _last_sent["sec"] = sec
@@ -109,7 +116,9 @@ def _emit(pid: int, sec: int, bucket: dict[str, list], environment: object) -> N
         "sec": sec,
         "sent": time.monotonic(),
         "users": getattr(runner, "user_count", 0),
-        "stats": {k: [r[0], r[1], r[2], r[3], [[b, c] for b, c in r[4].items()]] for k, r in bucket.items()},
+        # histogram bins in 0.1 ms units
+        "stats": {f"{k[0]} {k[1]}": [r[0], r[1], r[2], r[3], [[b, c] for b, c in r[4].items()]]
+                  for k, r in bucket.items()},
     }
     _send((json.dumps(record, separators=(",", ":")) + "\n").encode())
 

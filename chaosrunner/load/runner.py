@@ -54,6 +54,12 @@ def _tail(path: Path, lines: int = 12) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def write_http_locustfile(spec: LoadSpec, path: Path) -> Path:
     """Generate the locustfile of the built-in ``http`` profile (FastHttpUser: ~5x HttpUser here)."""
     assert spec.http is not None
@@ -196,7 +202,11 @@ class LoadRunner:
         if spec.target_host:
             argv += ["--host", spec.target_host]
         if spec.workers:
-            argv += ["--processes", str(spec.workers)]
+            # the master listens on loopback only, on a port of its own (Locust's default is
+            # *:5557, which concurrent runs would fight over); the forked workers dial it
+            port = _free_port()
+            argv += ["--processes", str(spec.workers), "--master-bind-host", "127.0.0.1",
+                     "--master-bind-port", str(port), "--master-host", "127.0.0.1", "--master-port", str(port)]
         env = {**os.environ, "CHAOSRUNNER_LOAD_STATS": stats_address, "PYTHONUNBUFFERED": "1"}
         env.pop("CHAOSRUNNER_LOAD_RATE_PER_USER", None)
         env.pop("CHAOSRUNNER_LOAD_SHAPE", None)

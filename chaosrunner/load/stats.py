@@ -33,8 +33,9 @@ class _Row:
         self.failures += int(f)
         self.total_ms += float(total)
         self.max_ms = max(self.max_ms, float(mx))
-        for bucket, count in hist:
-            self.hist[float(bucket)] = self.hist.get(float(bucket), 0) + int(count)
+        for tenths, count in hist:              # bins arrive in 0.1 ms units
+            ms = tenths / 10.0
+            self.hist[ms] = self.hist.get(ms, 0) + int(count)
 
     def merge(self, other: _Row) -> None:
         self.requests += other.requests

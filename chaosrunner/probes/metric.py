@@ -119,12 +119,12 @@ class MetricProbe:
         if body.get("status") != "success":
             return Outcome(False, None, f"prometheus: {body.get('errorType', 'error')}: {body.get('error', body)}")
         data = body.get("data") or {}
-        kind, result = data.get("resultType"), data.get("result")
+        kind, result = data.get("resultType"), data.get("result") or []
         values: list[tuple[str, float]]
         if kind == "scalar":
             values = [("scalar", float(result[1]))]
         elif kind == "vector":
-            values = [(_series(r.get("metric") or {}), float(r["value"][1])) for r in result or []]
+            values = [(_series(r.get("metric") or {}), float(r["value"][1])) for r in result]
         else:
             return Outcome(False, None, f"prometheus returned a {kind}; the query must give a scalar or an "
                                         "instant vector")
