@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from chaosrunner import ledger as ledger_mod
+from chaosrunner.analyse.failover import failback_verdicts, failover_results, failover_verdicts, split_brain_verdict
+from chaosrunner.analyse.integrity import integrity, integrity_verdicts
 from chaosrunner.analyse.recovery import recovery_from_timeline, rto_verdicts
 from chaosrunner.analyse.steady import held_during_faults, steady_state_verdicts
 from chaosrunner.analyse.verdict import Status, Verdict
@@ -113,17 +115,47 @@ def _recovery_timeout(p: Plan, options: RunOptions) -> float:
     return 30.0 + model.sampling.stable_for
 
 
+def role_probe(p: Plan, wanted: str | None = None) -> str | None:
+    """The role probe an objective refers to: the named one, else the only one."""
+    roles = [n for n, spec in zip(p.probe_names, p.experiment.model.probes(), strict=True) if spec.type == "role"]
+    if wanted is not None:
+        return wanted if wanted in roles else None
+    return roles[0] if len(roles) == 1 else None
+
+
 def judge(p: Plan, tl: Timeline) -> list[Verdict]:
-    """All verdicts of a run, from its timeline alone."""
+    """All verdicts of a run, from its timeline alone (pure: no I/O, no clock)."""
     model = p.experiment.model
+    obj = model.objectives
     verdicts = steady_state_verdicts(tl, p.probe_names)
     if p.probe_names:
-        if model.objectives.rto is not None:
+        if obj.rto is not None:
             recovery = recovery_from_timeline(tl, p.probe_names, model.sampling.interval, model.sampling.stable_for)
-            verdicts += rto_verdicts(recovery, model.objectives.rto)
-        else:
+            verdicts += rto_verdicts(recovery, obj.rto)
+        elif not (obj.failover or obj.rpo is not None):
             verdicts.append(held_during_faults(tl, p.probe_names))
+    for which, judge_fn in (("failover", failover_verdicts), ("failback", failback_verdicts)):
+        objective = getattr(obj, which)
+        if objective is None:
+            continue
+        probe = role_probe(p, objective.probe)
+        if probe is None:
+            verdicts.append(Verdict(which, Status.UNKNOWN, f"≤ {objective.within:g}s", "no role probe",
+                                    "add a steady-state probe of type role (or name it in the objective)",
+                                    kind="objective"))
+            continue
+        verdicts += judge_fn(_failovers(p, tl, probe), objective.within)
+    for probe in {role_probe(p, getattr(getattr(obj, w), "probe", None)) for w in ("failover", "failback")
+                  if getattr(obj, w) is not None} - {None}:
+        verdicts.append(split_brain_verdict(tl.samples, probe))
+    if model.writer is not None:
+        verdicts += integrity_verdicts(integrity(tl.writes, 1.0 / model.writer.rate), obj.rpo)
     return verdicts
+
+
+def _failovers(p: Plan, tl: Timeline, probe: str) -> list[Any]:
+    steady = [n for n in p.probe_names if n != probe]
+    return failover_results(tl.samples, tl.events, probe, steady, p.experiment.model.sampling.interval)
 
 
 def status_of(verdicts: list[Verdict], aborted: str | None, revert_failures: list[str]) -> str:
@@ -159,7 +191,12 @@ def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
                                                        handle_signals=options.handle_signals))
     engine.probes_context = ctx
     tl.event(EventKind.RUN_STARTED, run_id=run_id, experiment=p.name)
-    outcome = asyncio.run(engine.run())
+    writer = _attach_writer(engine, exp.model.writer, tl, run_id)
+    try:
+        outcome = asyncio.run(engine.run())
+    finally:
+        if writer is not None:
+            writer.close()
     tl.event(EventKind.RUN_ENDED, run_id=run_id)
     verdicts = judge(p, tl)
     status = status_of(verdicts, outcome.aborted, outcome.revert_failures)
@@ -169,6 +206,32 @@ def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
     if options.render_report:
         render_outputs(result)
     return result
+
+
+def _attach_writer(engine: Engine, spec: Any, tl: Timeline, run_id: str) -> Any:
+    """The data-integrity writer runs from before the steady-state check until after recovery."""
+    if spec is None:
+        return None
+    from chaosrunner.writer import Writer
+
+    writer = Writer(spec)
+    started = []
+
+    async def start() -> None:
+        await asyncio.to_thread(writer.start, tl, run_id)     # raises WriterError before any fault
+        started.append(True)
+
+    async def finish() -> None:
+        if not started:
+            return
+        await asyncio.to_thread(writer.stop)
+        await asyncio.to_thread(writer.readback)
+        if spec.cleanup:
+            await asyncio.to_thread(writer.cleanup)
+
+    engine.before_steady.append(start)
+    engine.after_all.insert(0, finish)
+    return writer
 
 
 def render_outputs(result: RunResult) -> None:
@@ -217,10 +280,19 @@ def run_document(p: Plan, tl: Timeline, result: RunResult, outcome: Any) -> dict
 
 def measurements(p: Plan, tl: Timeline) -> dict[str, Any]:
     """What was measured, per fault window (the report prints these with their definitions)."""
-    sampling = p.experiment.model.sampling
-    windows = recovery_from_timeline(tl, p.probe_names, sampling.interval, sampling.stable_for) \
-        if p.probe_names else []
-    return {"windows": [w.to_dict() for w in windows], "integrity": None, "slo": None}
+    model = p.experiment.model
+    sampling = model.sampling
+    windows = [w.to_dict() for w in recovery_from_timeline(tl, p.probe_names, sampling.interval,
+                                                           sampling.stable_for)] if p.probe_names else []
+    probe = role_probe(p, model.objectives.failover.probe if model.objectives.failover else None)
+    if probe is not None:
+        for w, f in zip(windows, _failovers(p, tl, probe), strict=False):
+            w["failover_result"] = f.to_dict()
+            w["failover"] = w["failover_result"].get("failover_time")     # seconds (null: none happened)
+    result: dict[str, Any] = {"windows": windows, "integrity": None, "slo": None}
+    if model.writer is not None:
+        result["integrity"] = integrity(tl.writes, 1.0 / model.writer.rate).to_dict()
+    return result
 
 
 def plan_document(p: Plan) -> dict[str, Any]:

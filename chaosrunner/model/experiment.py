@@ -18,16 +18,18 @@ from chaosrunner.model.faults import (
     ProviderAction,
     ResourceFault,
 )
+from chaosrunner.writer.model import WriterSpec
 from chaosrunner.model.probes import (
     CommandProbeSpec,
     HttpProbeSpec,
     MetricProbeSpec,
     ProviderProbeSpec,
+    RoleProbeSpec,
     TcpProbeSpec,
 )
 
 ProbeSpec = Annotated[
-    HttpProbeSpec | TcpProbeSpec | CommandProbeSpec | ProviderProbeSpec | MetricProbeSpec,
+    HttpProbeSpec | TcpProbeSpec | CommandProbeSpec | ProviderProbeSpec | MetricProbeSpec | RoleProbeSpec,
     Field(discriminator="type"),
 ]
 FaultSpec = Annotated[
@@ -108,7 +110,7 @@ class Experiment(Strict):
     targets: str | None = Field(None, description="path of the targets inventory, relative to this file")
     steady_state: list[SteadyStateEntry] = Field(default_factory=list)
     load: dict[str, Any] | None = None
-    writer: dict[str, Any] | None = None
+    writer: WriterSpec | None = Field(None, description="the data-integrity writer (enables RPO measurement)")
     method: list[MethodStep] = Field(..., min_length=1)
     rollback: list[MethodStep] = Field(default_factory=list)
     objectives: Objectives = Field(default_factory=Objectives)

@@ -145,3 +145,33 @@ class MetricProbeSpec(_ProbeCommon):
         if "error" in n or isinstance(self.threshold, str) and self.threshold.strip().endswith("%"):
             return units.parse_fraction(self.threshold)
         return float(self.threshold)
+
+
+class HttpRoleSource(Strict):
+    url: str = Field(..., description="GET this URL; it answers with the primary's identity")
+    field: str | None = Field(None, description="JSON field (dotted path) holding the primary's name; "
+                                                "the whole body when omitted")
+
+
+class SqlRoleSource(Strict):
+    nodes: dict[str, str] = Field(..., min_length=1,
+                                  description="node name → libpq connection string; asked pg_is_in_recovery()")
+
+
+class RoleProbeSpec(Strict):
+    """Which node is primary, from an HTTP endpoint, SQL on each node, or a command."""
+
+    type: Literal["role"]
+    name: str | None = Field(None, description="a short name; objectives.failover.probe refers to it")
+    http: HttpRoleSource | None = None
+    sql: SqlRoleSource | None = None
+    command: str | list[str] | None = Field(None, description="a command printing the primary's name")
+    timeout: Duration = Field(2.0, description="how long one sample may take before it counts as failed")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RoleProbeSpec:
+        given = [k for k in ("http", "sql", "command") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a role probe asks exactly one of http:, sql: or command:"
+                             + (f" (this one has {', '.join(given)})" if given else ""))
+        return self

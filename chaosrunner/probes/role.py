@@ -17,44 +17,13 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 import psycopg
-from pydantic import Field, model_validator
 
-from chaosrunner.model.base import Duration, Strict
+from chaosrunner.model.probes import RoleProbeSpec
 from chaosrunner.probes.base import Outcome, ProbeContext, register_probe
-
-
-class HttpRoleSource(Strict):
-    url: str = Field(..., description="GET this URL; it answers with the primary's identity")
-    field: str | None = Field(None, description="JSON field (dotted path) holding the primary's name; "
-                                                "the whole body when omitted")
-
-
-class SqlRoleSource(Strict):
-    nodes: dict[str, str] = Field(..., min_length=1,
-                                  description="node name → libpq connection string; asked pg_is_in_recovery()")
-
-
-class RoleProbeSpec(Strict):
-    """Which node is primary, from an HTTP endpoint, SQL on each node, or a command."""
-
-    type: Literal["role"]
-    name: str | None = Field(None, description="a short name; objectives.failover.probe refers to it")
-    http: HttpRoleSource | None = None
-    sql: SqlRoleSource | None = None
-    command: str | list[str] | None = Field(None, description="a command printing the primary's name")
-    timeout: Duration = Field(2.0, description="how long one sample may take before it counts as failed")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> RoleProbeSpec:
-        given = [k for k in ("http", "sql", "command") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("a role probe asks exactly one of http:, sql: or command:"
-                             + (f" (this one has {', '.join(given)})" if given else ""))
-        return self
 
 
 def _outcome(primaries: list[str], value: Any) -> Outcome:

@@ -31,6 +31,8 @@ from chaosrunner.writer.sinks import HttpSink, PostgresSink, RedisSink, Sink
 class WriterError(ChaosRunnerError):
     """The writer could not start (its store was unreachable) or was misused."""
 
+    exit_code = 2      # found before any fault is injected: a configuration problem
+
 
 def make_sink(spec: WriterSpec, run_id: str) -> Sink:
     if spec.type == "http":
