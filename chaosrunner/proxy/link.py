@@ -113,13 +113,13 @@ class Link:
 
     def __init__(self, conn: Connection, direction: str, src: Side, dst: Side) -> None:
         self.conn = conn
-        self.loop = conn.loop
+        self.loop: asyncio.AbstractEventLoop = conn.loop
         self.direction = direction
         self.src, self.dst = src, dst
         src.out_link = self
         dst.in_link = self
         self.dst_transport: Any = dst.transport
-        self.sink = Sink(self)
+        self.sink: Sink = Sink(self)
         self.stages: list[Stage] = []
         self.head: Stage | Sink = self.sink
         self.direct = False  # until build(): data goes through the sink, which checks the destination
@@ -234,7 +234,7 @@ class Connection:
 
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
-        self.loop = proxy.loop
+        self.loop: asyncio.AbstractEventLoop = proxy.loop
         self.closed = False
         self.ready = False  # links built: toxic changes now apply to this connection
         self.client = Side(self)

@@ -79,6 +79,7 @@ def bind_listener(listen: str, backlog: int = BACKLOG) -> tuple[socket.socket, s
         port = parse_port(listen, port_text)
     except ValueError as exc:
         raise ListenError(f"listen tcp: {exc}") from None
+    candidates: list[tuple[int, Any]]
     if host == "":
         candidates = [(socket.AF_INET6, ("::", port)), (socket.AF_INET, ("0.0.0.0", port))]
     else:

@@ -177,7 +177,8 @@ def test_toxic_errors_in_the_real_servers_order(api, make_proxy):
     make_proxy("e")
     post = lambda body: api.post("/proxies/e/toxics", data=body if isinstance(body, bytes) else json.dumps(body))  # noqa: E731
     assert post(b"").json() == error(400, "bad request body: EOF")
-    assert post(b"garbage").json() == error(400, "bad request body: invalid character 'g' looking for beginning of value")
+    assert post(b"garbage").json() == error(
+        400, "bad request body: invalid character 'g' looking for beginning of value")
     # invalid stream is checked before the type, the type before duplicates, duplicates before attributes
     assert post({"type": "nope", "stream": "sideways"}).json() == error(
         400, "stream was invalid, can be either upstream or downstream")
