@@ -148,6 +148,10 @@ def judge(p: Plan, tl: Timeline) -> list[Verdict]:
     for probe in {role_probe(p, getattr(getattr(obj, w), "probe", None)) for w in ("failover", "failback")
                   if getattr(obj, w) is not None} - {None}:
         verdicts.append(split_brain_verdict(tl.samples, probe))
+    if model.load is not None and obj.slo:
+        from chaosrunner.load.slo import slo_verdicts
+
+        verdicts += slo_verdicts(tl, obj.slo)
     if model.writer is not None:
         verdicts += integrity_verdicts(integrity(tl.writes, 1.0 / model.writer.rate), obj.rpo)
     return verdicts
@@ -191,12 +195,20 @@ def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
                                                        handle_signals=options.handle_signals))
     engine.probes_context = ctx
     tl.event(EventKind.RUN_STARTED, run_id=run_id, experiment=p.name)
+    try:
+        load = _attach_load(engine, p, tl, run_dir, engine.options.recovery_timeout)
+    except ChaosRunnerError:
+        if run_dir.exists() and not any(run_dir.iterdir()):
+            run_dir.rmdir()                       # bad input leaves nothing behind
+        raise
     writer = _attach_writer(engine, exp.model.writer, tl, run_id)
     try:
         outcome = asyncio.run(engine.run())
     finally:
         if writer is not None:
             writer.close()
+        if load is not None:
+            load.stop()
     tl.event(EventKind.RUN_ENDED, run_id=run_id)
     verdicts = judge(p, tl)
     status = status_of(verdicts, outcome.aborted, outcome.revert_failures)
@@ -206,6 +218,56 @@ def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
     if options.render_report:
         render_outputs(result)
     return result
+
+
+WARMUP_TIMEOUT = 10.0
+
+
+def _attach_load(engine: Engine, p: Plan, tl: Timeline, run_dir: Path, recovery_timeout: float) -> Any:
+    """Locust runs from before the steady-state check (warm-up) until after the steady state after.
+
+    Preflight (locustfile, user classes, host) happens here, before anything is touched. If
+    Locust dies mid-run the engine aborts: faults are reverted and the run ends with exit 3.
+    """
+    spec = p.experiment.model.load
+    if spec is None:
+        return None
+    from chaosrunner.load import LoadRunner
+    from chaosrunner.load.slo import window_stats
+
+    span = p.expected_duration + recovery_timeout + 30.0
+    holder: dict[str, Any] = {}
+
+    def died(reason: str) -> None:
+        loop = holder.get("loop")
+        if loop is not None:
+            loop.call_soon_threadsafe(engine.abort, f"the load generator died: {reason}")
+
+    runner = LoadRunner(spec, run_dir, tl, base_dir=p.experiment.file.parent, run_time=span, on_died=died)
+    runner.preflight()
+
+    async def start() -> None:
+        holder["loop"] = asyncio.get_running_loop()
+        await asyncio.to_thread(runner.start)
+        deadline = tl.now() + WARMUP_TIMEOUT          # warm-up: the first statistics reach the timeline
+        while sum(s.name == "Aggregated" for s in tl.load_stats) < 2 and tl.now() < deadline:
+            await asyncio.sleep(0.1)
+
+    async def stop() -> None:
+        await asyncio.to_thread(runner.stop)
+
+    for cond in p.experiment.model.abort_when:
+        if cond.error_rate_above is not None:
+            def check(cond: Any = cond) -> str | None:
+                stats = window_stats(tl, cond.window)
+                if stats.requests and stats.error_rate > cond.error_rate_above:
+                    return (f"error rate {stats.error_rate:.1%} over the last {cond.window:g}s is above "
+                            f"{cond.error_rate_above:.1%}")
+                return None
+            engine.extra_abort_checks.append(check)
+    engine.before_steady.insert(0, start)
+    engine.after_all.append(stop)
+    return runner
 
 
 def _attach_writer(engine: Engine, spec: Any, tl: Timeline, run_id: str) -> Any:
@@ -273,7 +335,8 @@ def run_document(p: Plan, tl: Timeline, result: RunResult, outcome: Any) -> dict
         "measurements": measurements(p, tl),
         "notes": [],
         "gameday": None,
-        "load": None,
+        "load": {"csv": sorted(f.name for f in result.run_dir.glob("*.csv")),
+                 "log": "locust.log"} if p.experiment.model.load is not None else None,
         "versions": versions(),
     }
 
@@ -290,6 +353,10 @@ def measurements(p: Plan, tl: Timeline) -> dict[str, Any]:
             w["failover_result"] = f.to_dict()
             w["failover"] = w["failover_result"].get("failover_time")     # seconds (null: none happened)
     result: dict[str, Any] = {"windows": windows, "integrity": None, "slo": None}
+    if model.load is not None:
+        from chaosrunner.load.slo import slo_windows
+
+        result["slo"] = {name: w.to_dict() for name, w in slo_windows(tl).items()}
     if model.writer is not None:
         result["integrity"] = integrity(tl.writes, 1.0 / model.writer.rate).to_dict()
     return result

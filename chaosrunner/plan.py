@@ -177,7 +177,22 @@ def _check_probes(exp: LoadedExperiment, names: list[str]) -> None:
         if o is not None and o.probe is not None and o.probe not in names:
             raise PlanError(f"objectives.{which}.probe names {o.probe!r}, which is not a steady-state probe",
                             exp.location("objectives", which, "probe"), "probes: " + ", ".join(names))
+    model = exp.model
+    for i, probe in enumerate(model.probes()):
+        if probe.type == "metric" and probe.source != "prometheus" and not probe.query and model.load is None:
+            raise PlanError(f"metric probe {probe.name!r} reads load statistics, but the experiment has no load:",
+                            exp.location("steady_state", i, "probe"),
+                            "add `load:` (a locustfile or an http profile), or give `source: prometheus` and "
+                            "`query:` with the inventory's `prometheus:` server")
+        if probe.type == "metric" and (probe.source == "prometheus" or probe.query) and not (
+                probe.prometheus or (inv and inv.prometheus)):
+            raise PlanError(f"metric probe {probe.name!r} queries Prometheus, but no server is named",
+                            exp.location("steady_state", i, "probe"),
+                            "set `prometheus: http://host:9090` on the probe or in the inventory")
     for i, cond in enumerate(exp.model.abort_when):
+        if cond.error_rate_above is not None and model.load is None:
+            raise PlanError("error_rate_above reads the load's error rate, but the experiment has no load:",
+                            exp.location("abort_when", i), "add `load:` or use probe_failing_for")
         if cond.probe is not None and cond.probe not in names:
             raise PlanError(f"abort_when names probe {cond.probe!r}, which is not a steady-state probe",
                             exp.location("abort_when", i, "probe"), "probes: " + ", ".join(names))

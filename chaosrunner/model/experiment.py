@@ -18,6 +18,7 @@ from chaosrunner.model.faults import (
     ProviderAction,
     ResourceFault,
 )
+from chaosrunner.load.spec import LoadSpec
 from chaosrunner.writer.model import WriterSpec
 from chaosrunner.model.probes import (
     CommandProbeSpec,
@@ -109,7 +110,7 @@ class Experiment(Strict):
     tags: list[str] = Field(default_factory=list)
     targets: str | None = Field(None, description="path of the targets inventory, relative to this file")
     steady_state: list[SteadyStateEntry] = Field(default_factory=list)
-    load: dict[str, Any] | None = None
+    load: LoadSpec | None = Field(None, description="Locust load driven through the whole run")
     writer: WriterSpec | None = Field(None, description="the data-integrity writer (enables RPO measurement)")
     method: list[MethodStep] = Field(..., min_length=1)
     rollback: list[MethodStep] = Field(default_factory=list)
