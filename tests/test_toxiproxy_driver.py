@@ -1,0 +1,116 @@
+"""The toxiproxy driver in real runs: each fault type through the embedded proxy, in front of a real
+service. The effect shows in the samples while the fault is on; afterwards the proxy is enabled
+and carries no toxic (checked through the API)."""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from chaosrunner import api
+from chaosrunner.drivers.toxiproxy import ToxiproxyClient
+from chaosrunner.proxy.server import start_in_thread
+from support import write
+
+pytestmark = pytest.mark.slow
+
+
+def call(url: str, method: str = "GET", body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+@pytest.fixture
+def proxied(web, tmp_path):
+    with start_in_thread(port=0) as server:
+        created = call(server.api_url + "/proxies", "POST",
+                       {"name": "web", "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{web.port}"})
+        write(tmp_path / "inv.yaml", f"""\
+targets:
+  web:
+    url: http://{created['listen']}
+    toxiproxy: {{api: {server.api_url}, proxy: web}}
+""")
+        yield server
+
+
+def run_fault(tmp_path, server, action: str, timeout: str = "600ms"):
+    exp = write(tmp_path / "exp.yaml", f"""\
+name: toxic
+targets: inv.yaml
+steady_state:
+  - probe: {{type: http, url: "${{web.url}}/health", timeout: {timeout}}}
+method:
+  - pause: 500ms
+  - action: {{{action}, target: web, duration: 2s}}
+  - pause: 500ms
+sampling: {{interval: 100ms, stable_for: 500ms}}
+""")
+    during: list[dict] = []
+
+    def look(record):
+        if getattr(record, "kind", None) is not None and record.kind.value == "fault_injected":
+            during.append(call(server.api_url + "/proxies/web"))
+
+    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "r", render_report=False, on_record=look))
+    after = call(server.api_url + "/proxies/web")
+    assert after["enabled"] is True and after["toxics"] == []            # reverted, nothing left behind
+    events = result.data["timeline"]["events"]
+    t_in = next(e["t"] for e in events if e["kind"] == "fault_injected")
+    t_out = next(e["t"] for e in events if e["kind"] == "fault_reverted")
+    inside = [s for s in result.data["timeline"]["samples"] if t_in + 0.2 < s["start"] < t_out - 0.7]
+    outside = [s for s in result.data["timeline"]["samples"] if s["start"] > t_out + 0.3]
+    assert inside and outside and all(s["ok"] for s in outside)
+    return during[0], inside, result
+
+
+def test_partition_refuses(tmp_path, proxied):
+    state, inside, _ = run_fault(tmp_path, proxied, "type: network, operation: partition")
+    assert state["enabled"] is False
+    assert not any(s["ok"] for s in inside)
+
+
+def test_partition_blackhole_holds(tmp_path, proxied):
+    state, inside, _ = run_fault(tmp_path, proxied, "type: network, operation: partition, mode: blackhole")
+    assert state["enabled"] is True and {t["type"] for t in state["toxics"]} == {"timeout"}
+    assert inside and all("timed out" in (s["error"] or "") for s in inside)
+
+
+def test_loss(tmp_path, proxied):
+    state, inside, _ = run_fault(tmp_path, proxied, "type: network, operation: loss, loss: 100%")
+    assert state["toxics"][0]["type"] == "timeout" and state["toxics"][0]["toxicity"] == 1.0
+    assert not any(s["ok"] for s in inside)
+
+
+def test_bandwidth(tmp_path, proxied):
+    state, inside, _ = run_fault(tmp_path, proxied, "type: network, operation: bandwidth, rate: 16")
+    assert {(t["type"], t["attributes"]["rate"]) for t in state["toxics"]} == {("bandwidth", 16)}
+    assert len(state["toxics"]) == 2                                       # both directions
+
+
+def test_latency(tmp_path, proxied):
+    state, inside, _ = run_fault(tmp_path, proxied, "type: latency, delay: 300ms, jitter: 0ms", timeout="2s")
+    assert state["toxics"][0]["attributes"]["latency"] == 300
+    assert all(s["ok"] and s["end"] - s["start"] >= 0.29 for s in inside)
+
+
+def test_error(tmp_path, proxied):
+    state, inside, _ = run_fault(tmp_path, proxied, "type: error, error_rate: 100%")
+    assert state["toxics"][0]["type"] == "reset_peer"
+    assert not any(s["ok"] for s in inside)
+
+
+def test_restore_in_rollbacks_and_idempotent_revert(tmp_path, proxied):
+    client = ToxiproxyClient(proxied.api_url)
+    assert client.version()
+    from chaosrunner.drivers import Handle
+    from chaosrunner.drivers.toxiproxy import ToxiproxyDriver
+
+    h = Handle("fx", "toxiproxy", "web", "latency", {"api": proxied.api_url, "proxy": "web",
+                                                       "toxics": ["chaosrunner-fx-0"], "disabled": True})
+    ToxiproxyDriver().revert(h)                    # nothing to remove: still fine
+    ToxiproxyDriver().revert(h)
+    assert call(proxied.api_url + "/proxies/web")["enabled"] is True
