@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import secrets as _random
 import time
 from collections.abc import Callable
@@ -198,8 +199,7 @@ def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
     try:
         load = _attach_load(engine, p, tl, run_dir, engine.options.recovery_timeout)
     except ChaosRunnerError:
-        if run_dir.exists() and not any(run_dir.iterdir()):
-            run_dir.rmdir()                       # bad input leaves nothing behind
+        shutil.rmtree(run_dir, ignore_errors=True)    # created by this call (unique id): bad input leaves nothing
         raise
     writer = _attach_writer(engine, exp.model.writer, tl, run_id)
     try:

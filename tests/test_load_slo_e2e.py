@@ -1,0 +1,123 @@
+"""Load during a run: Locust against a real service behind the embedded proxy, a latency fault.
+
+The per-second statistics show p99 rising inside the fault window and falling after it; the
+p99 SLO fails in the fault window and holds in the baseline and recovery windows.
+"""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from chaosrunner import api
+from chaosrunner.proxy.server import start_in_thread
+from support import write
+
+pytestmark = pytest.mark.slow
+
+
+def test_latency_fault_under_load_breaks_the_p99_slo_only_while_it_lasts(tmp_path, web):
+    with start_in_thread(port=0) as server:
+        req = urllib.request.Request(server.api_url + "/proxies", method="POST",
+                                     data=json.dumps({"name": "web", "listen": "127.0.0.1:0",
+                                                      "upstream": f"127.0.0.1:{web.port}"}).encode())
+        listen = json.loads(urllib.request.urlopen(req, timeout=5).read())["listen"]
+        write(tmp_path / "inv.yaml", f"targets:\n  api:\n    url: http://{listen}\n"
+                                     f"    toxiproxy: {{api: {server.api_url}, proxy: web}}\n")
+        exp = write(tmp_path / "exp.yaml", """\
+name: latency-under-load
+targets: inv.yaml
+load: {http: {host: "${api.url}", paths: [/health, /]}, users: 4, spawn_rate: 50, rate: 40/s}
+steady_state:
+  - probe: {type: metric, name: p99_latency, threshold: 1s, window: 3s}
+method:
+  - pause: 4s
+  - action: {type: latency, target: api, delay: 250ms, duration: 5s}
+  - pause: 5s
+objectives:
+  slo: {p99: 150ms}
+sampling: {interval: 250ms, stable_for: 1s}
+""")
+        [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "reports", handle_signals=False))
+        toxics = json.loads(urllib.request.urlopen(server.api_url + "/proxies/web/toxics", timeout=5).read())
+    assert toxics == []
+    data = result.data
+    events = data["timeline"]["events"]
+    t_in = next(e["t"] for e in events if e["kind"] == "fault_injected")
+    t_out = next(e["t"] for e in events if e["kind"] == "fault_reverted")
+    agg = [s for s in data["timeline"]["load_stats"] if s["name"] == "Aggregated" and s["requests"]]
+    before = [s["p99"] for s in agg if s["t"] < t_in]
+    inside = [s["p99"] for s in agg if t_in + 1.5 < s["t"] < t_out]
+    after = [s["p99"] for s in agg if s["t"] > t_out + 1.5]
+    assert before and inside and after, (before, inside, after)
+    assert max(before) < 100 and min(inside) >= 240 and max(after) < 100      # milliseconds
+    verdicts = {v.name: v.status.value for v in result.verdicts}
+    assert verdicts["slo p99 (fault)"] == "failed"
+    assert verdicts["slo p99 (baseline)"] == "passed" and verdicts["slo p99 (recovery)"] == "passed"
+    assert data["measurements"]["slo"]["fault"]["p99"] >= 240
+    assert "locust_stats.csv" in data["load"]["csv"]
+    for name in ("locust_stats.csv", "report.html", "junit.xml", "summary.md"):
+        assert (result.run_dir / name).exists(), name
+
+
+LOAD_EXP = """\
+name: load-dies
+targets: inv.yaml
+load: {{{load}}}
+steady_state:
+  - probe: {{type: http, url: "${{web.url}}/health", timeout: 500ms}}
+method:
+  - action: {{type: process, operation: stop, target: web, duration: 30s}}
+sampling: {{interval: 250ms, stable_for: 500ms}}
+"""
+
+
+def test_locust_dying_mid_run_aborts_and_reverts(tmp_path, web):
+    import psutil
+
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    exp = write(tmp_path / "exp.yaml", LOAD_EXP.format(load="http: {host: \"${web.url}\", paths: [/]}, users: 2, "
+                                                            "rate: 10/s"))
+    killed = []
+
+    def kill_locust(record):
+        if getattr(record, "kind", None) is not None and record.kind.value == "fault_injected" and not killed:
+            for proc in psutil.Process().children(recursive=True):
+                if "locust" in " ".join(proc.cmdline()):
+                    proc.kill()
+                    killed.append(proc.pid)
+
+    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "r", render_report=False,
+                                                   on_record=kill_locust, handle_signals=False))
+    assert killed
+    assert result.status == "aborted" and result.exit_code == 3 and "load generator died" in result.abort_reason
+    events = result.data["timeline"]["events"]
+    t_in = next(e["t"] for e in events if e["kind"] == "fault_injected")
+    t_abort = next(e["t"] for e in events if e["kind"] == "abort")
+    assert t_abort - t_in < 2.0                                    # noticed within 2 s
+    assert any(e["kind"] == "fault_reverted" for e in events)
+    assert web.state() != psutil.STATUS_STOPPED
+
+
+@pytest.mark.parametrize("load,message", [
+    ("locustfile: missing.py, users: 1", "missing.py"),
+    ("locustfile: broken.py, users: 1", "does not import"),
+    ("locustfile: nouser.py, users: 1", "no Locust User class"),
+    ("http: {host: \"http://127.0.0.1:9\", paths: [/]}, users: 1", "refus"),
+    ("http: {host: \"${web.url}\", paths: [/]}, users: 0, rate: 5/s", "users"),
+])
+def test_bad_load_input_exits_2_and_touches_nothing(tmp_path, web, load, message):
+    import psutil
+
+    from support import run_cli
+
+    write(tmp_path / "broken.py", "import nonexistent_module_xyz\n")
+    write(tmp_path / "nouser.py", "X = 1\n")
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    exp = write(tmp_path / "exp.yaml", LOAD_EXP.format(load=load))
+    r = run_cli("run", str(exp), "--report-dir", str(tmp_path / "reports"))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert web.state() != psutil.STATUS_STOPPED
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
