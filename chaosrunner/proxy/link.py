@@ -49,6 +49,7 @@ class Side(asyncio.Protocol):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.transport: Any = None
+        self.eof_seen = False
         self.out_link: Link  # the link this socket feeds
         self.in_link: Link  # the link that writes into this socket
 
@@ -69,7 +70,9 @@ class Side(asyncio.Protocol):
             link.head.push(data, clock())
 
     def eof_received(self) -> bool:
-        if not self.conn.closed:
+        # uvloop can report the same EOF twice when reading was paused and resumed around it.
+        if not self.conn.closed and not self.eof_seen:
+            self.eof_seen = True
             self.out_link.head.push_end("eof")
         return True  # keep the transport: the other direction may still be sending
 
@@ -279,8 +282,10 @@ class Connection:
         if mode == "reset":
             self.reset()
             return
-        if mode == "close" or link.ended:
+        if mode == "close":
             self.close()
+            return
+        if link.ended:
             return
         link.ended = True
         other = self.down if link is self.up else self.up
