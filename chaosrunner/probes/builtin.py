@@ -70,23 +70,30 @@ class TcpProbe:
         return None
 
 
+async def run_command(argv: list[str]) -> tuple[int, str, str]:
+    """Run a command to completion: (exit code, stdout, stderr). Cancelled (timeout): it is killed."""
+    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await proc.communicate()
+    except asyncio.CancelledError:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+
+
 class CommandProbe:
     def __init__(self, spec: Any, name: str, ctx: ProbeContext):
         self.name, self.spec, self.timeout = name, spec, spec.timeout
         self.argv = shlex.split(spec.command) if isinstance(spec.command, str) else list(spec.command)
 
     async def check(self) -> Outcome:
-        proc = await asyncio.create_subprocess_exec(*self.argv, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
-        try:
-            out, err = await proc.communicate()
-        except asyncio.CancelledError:
-            proc.kill()
-            await proc.wait()
-            raise
-        text = out.decode(errors="replace").strip()
-        ok = proc.returncode == self.spec.expected_exit and (self.spec.contains is None or self.spec.contains in text)
-        error = None if ok else f"exit {proc.returncode}: {(err.decode(errors='replace') or text).strip()[:200]}"
+        code, out, err = await run_command(self.argv)
+        text = out.strip()
+        ok = code == self.spec.expected_exit and (self.spec.contains is None or self.spec.contains in text)
+        error = None if ok else f"exit {code}: {(err or text).strip()[:200]}"
         return Outcome(ok, text[:200], error)
 
     async def close(self) -> None:

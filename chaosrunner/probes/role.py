@@ -24,6 +24,7 @@ import psycopg
 
 from chaosrunner.model.probes import RoleProbeSpec
 from chaosrunner.probes.base import Outcome, ProbeContext, register_probe
+from chaosrunner.probes.builtin import run_command
 
 
 def _outcome(primaries: list[str], value: Any) -> Outcome:
@@ -140,18 +141,10 @@ class CommandRoleProbe:
         self.argv = shlex.split(spec.command) if isinstance(spec.command, str) else list(spec.command)
 
     async def check(self) -> Outcome:
-        proc = await asyncio.create_subprocess_exec(*self.argv, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
-        try:
-            out, err = await proc.communicate()
-        except asyncio.CancelledError:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            raise
-        if proc.returncode != 0:
-            return Outcome(False, proc.returncode, f"exit {proc.returncode}: {err.decode(errors='replace')[:200]}")
-        text = out.decode(errors="replace").strip()
+        code, out, err = await run_command(self.argv)
+        if code != 0:
+            return Outcome(False, code, f"exit {code}: {err[:200]}")
+        text = out.strip()
         return _outcome(text.replace("\n", ",").split(","), text)
 
     async def close(self) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from support import free_port, wait_http
 
 from chaosrunner.errors import ProbeError
 from chaosrunner.model.probes import MetricProbeSpec
@@ -76,21 +77,6 @@ def test_load_source_reports_values_and_clear_errors() -> None:
 
 
 # -- Prometheus ----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_url(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +95,8 @@ def prometheus(tmp_path_factory):
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "wb"))
     app_url, prom_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{prom_port}"
     try:
-        wait_url(app_url + "/metrics")
-        wait_url(prom_url + "/-/ready")
+        wait_http(app_url + "/metrics")
+        wait_http(prom_url + "/-/ready")
         yield app_url, prom_url
     finally:
         for proc in (prom, app):
