@@ -6,8 +6,10 @@ Windows (``fault_windows`` of the timeline decides where faults were active):
 - ``fault``: load seconds inside any fault window (an unreverted window runs to the end);
 - ``recovery``: load seconds after the last fault was reverted.
 
-A ``LoadStat`` covers the second ending at ``t``; it belongs to the window holding its middle,
-``t - 0.5`` (a second straddling a boundary counts once, on the side of its middle).
+A ``LoadStat`` covers the second ``(t - 1, t]``; it belongs to a window only when that whole
+second lies inside it. A second straddling an injection or a revert is a transition and counts
+in no window: requests sent just before a revert finish just after it, and would otherwise
+charge the fault's latency to the recovery.
 
 Combining per-second percentiles into a window's percentile
 ------------------------------------------------------------
@@ -127,8 +129,8 @@ def summarize(name: str, stats: list[LoadStat], start: float | None = None, end:
         p95=combine_percentile(rows, 0.95), p99=combine_percentile(rows, 0.99))
 
 
-def _in(windows: list[FaultWindow], mid: float) -> bool:
-    return any(w.start <= mid and (w.end is None or mid <= w.end) for w in windows)
+def _inside(windows: list[FaultWindow], lo: float, hi: float) -> bool:
+    return any(w.start <= lo and (w.end is None or hi <= w.end) for w in windows)
 
 
 def slo_windows(timeline: Timeline) -> dict[str, WindowStats]:
@@ -143,14 +145,14 @@ def slo_windows(timeline: Timeline) -> dict[str, WindowStats]:
     last_revert = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
     parts: dict[str, list[LoadStat]] = {k: [] for k in WINDOWS}
     for s in rows:
-        mid = s.t - 0.5
-        if mid < first:
+        lo, hi = s.t - 1.0, s.t
+        if hi <= first:
             parts["baseline"].append(s)
-        elif _in(windows, mid):
+        elif _inside(windows, lo, hi):
             parts["fault"].append(s)
-        elif last_revert is not None and mid > last_revert:
+        elif last_revert is not None and lo >= last_revert:
             parts["recovery"].append(s)
-        # between two separate fault windows: neither baseline nor recovery
+        # a second straddling a boundary, or between two fault windows: in no window
     bounds = {"baseline": (None, first), "fault": (first, last_revert), "recovery": (last_revert, None)}
     return {k: summarize(k, v, *bounds[k]) for k, v in parts.items() if v}
 

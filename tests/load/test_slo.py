@@ -93,3 +93,17 @@ def test_sliding_window_takes_the_last_seconds() -> None:
     ws = window_stats(tl, 5.0, now=20.0)
     assert ws.seconds == 5 and ws.p50 == 300
     assert window_stats(tl, 5.0, now=100.0).seconds == 0
+
+
+def test_seconds_straddling_a_boundary_count_in_no_window() -> None:
+    """Requests sent just before the revert finish just after it: that second is a transition."""
+    tl = Timeline(clock=lambda: 0.0)
+    for t in range(1, 21):
+        # the fault runs 5.5 .. 12.5; the seconds ending at 6 and 13 straddle its edges and are slow
+        slow = 6 <= t <= 13
+        tl.add_load_stat(stat(t, p50=300 if slow else 10, p95=300 if slow else 20, p99=300 if slow else 30))
+    tl.event(EventKind.FAULT_INJECTED, t=5.5, fault_id="f1", target="db", type="latency")
+    tl.event(EventKind.FAULT_REVERTED, t=12.5, fault_id="f1", target="db", type="latency")
+    w = slo_windows(tl)
+    assert w["baseline"].seconds == 5 and w["fault"].seconds == 6 and w["recovery"].seconds == 7
+    assert w["recovery"].p99 == 30 and w["baseline"].p99 == 30 and w["fault"].p99 == 300
