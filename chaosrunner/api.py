@@ -71,8 +71,8 @@ def validate(path: str | Path, targets: str | Path | None = None,
     """Check a file: structure, references and — when it has an inventory — the whole plan."""
     out = []
     for exp in load_experiments(path, targets, variables):
-        if exp.inventory is None and any(getattr(s.action, "target", None) for s in exp.model.method + exp.model.rollback
-                                         if s.action is not None):
+        steps = exp.model.method + exp.model.rollback
+        if exp.inventory is None and any(getattr(s.action, "target", None) for s in steps if s.action is not None):
             out.append(Validation(exp.model.name, None, "targets not checked: no inventory (add `targets:` or "
                                                         "pass --targets to check them too)"))
         else:
@@ -146,8 +146,9 @@ def judge(p: Plan, tl: Timeline) -> list[Verdict]:
                                     kind="objective"))
             continue
         verdicts += judge_fn(_failovers(p, tl, probe), objective.within)
-    for probe in {role_probe(p, getattr(getattr(obj, w), "probe", None)) for w in ("failover", "failback")
-                  if getattr(obj, w) is not None} - {None}:
+    roles = {role_probe(p, getattr(getattr(obj, w), "probe", None)) for w in ("failover", "failback")
+             if getattr(obj, w) is not None}
+    for probe in sorted(r for r in roles if r is not None):
         verdicts.append(split_brain_verdict(tl.samples, probe))
     if model.load is not None and obj.slo:
         from chaosrunner.load.slo import slo_verdicts
@@ -190,7 +191,7 @@ def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
         tl.subscribe(options.on_record)
     inv = exp.inventory.model if exp.inventory else None
     ctx = ProbeContext(timeline=tl, inventory=inv, base_url=inv.base_url if inv else None)
-    probes = [build_probe(spec, name, ctx) for spec, name in zip(exp.model.probes(), p.probe_names)]
+    probes = [build_probe(spec, name, ctx) for spec, name in zip(exp.model.probes(), p.probe_names, strict=True)]
     book = ledger_mod.Ledger(run_id=run_id)
     engine = Engine(p, tl, book, probes, EngineOptions(recovery_timeout=_recovery_timeout(p, options),
                                                        handle_signals=options.handle_signals))
@@ -366,7 +367,7 @@ def plan_document(p: Plan) -> dict[str, Any]:
     def step(s: Any) -> dict[str, Any]:
         return {"index": s.index, "kind": s.kind, "label": s.label, "at": s.at, "duration": s.duration,
                 "faults": [{"fault_id": f.fault_id, "target": f.target_name, "driver": f.driver,
-                            "inject": d[0], "revert": d[1]} for f, d in zip(s.faults, s.describe)]}
+                            "inject": d[0], "revert": d[1]} for f, d in zip(s.faults, s.describe, strict=True)]}
 
     return {"experiment": p.name, "environment": p.environment, "blast_radius": p.blast_radius,
             "drivers": p.drivers, "expected_duration": p.expected_duration, "probes": p.probe_names,

@@ -77,7 +77,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Marks]:
     try:
         node = loader.get_single_node()
         if node is None:
-            raise ConfigError("the file is empty", Location(file, 1, 1), "write an experiment: see `chaosrunner schema`")
+            raise ConfigError("the file is empty", Location(file, 1, 1),
+                              "write an experiment: see `chaosrunner schema`")
         data = _construct(node, (), marks, loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -154,7 +155,8 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
     path: list[Any] = []
     cur = data
     for elem in loc:
-        if isinstance(cur, dict) and elem in cur or isinstance(cur, list) and isinstance(elem, int) and 0 <= elem < len(cur):
+        in_list = isinstance(cur, list) and isinstance(elem, int) and 0 <= elem < len(cur)
+        if (isinstance(cur, dict) and elem in cur) or in_list:
             path.append(elem)
             cur = cur[elem]
     return tuple(path)
@@ -180,7 +182,7 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
     if kind == "extra_forbidden":
         key = loc[-1]
         known = _known_keys(_model_at(root, loc))
-        near = _suggest(key, known)
+        near = _suggest(str(key), known)
         msg = f"unknown key {key!r}"
         hint = (f"did you mean {near!r}?" if near else
                 ("allowed here: " + ", ".join(known)) if known else "remove it")
@@ -194,7 +196,7 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
         ctx = err.get("ctx", {})
         tags = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
         tag = ctx.get("tag")
-        near = _suggest(tag, tags)
+        near = _suggest(str(tag), tags)
         what = "fault" if "action" in loc else "probe" if "probe" in loc else "item"
         msg = f"unknown {what} type {tag!r}"
         hint = (f"did you mean {near!r}? " if near else "") + "known types: " + ", ".join(tags)
@@ -205,7 +207,7 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
         got = err.get("input")
         expected = str(err.get("ctx", {}).get("expected", ""))
         options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
-        near = _suggest(got, options)
+        near = _suggest(str(got), options)
         msg = f"{got!r} is not allowed here; expected {expected}"
         hint = f"did you mean {near!r}?" if near else None
     elif kind.endswith("_type") or kind.endswith("_parsing"):
@@ -221,7 +223,7 @@ def validate(model: type[M], data: Any, marks: Marks) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [_convert(e, data, marks, model) for e in exc.errors(include_url=False)]
+        errors = [_convert(dict(e), data, marks, model) for e in exc.errors(include_url=False)]
         # one message per place: pydantic reports a failed union once per member
         unique: dict[str, ConfigError] = {}
         for e in errors:

@@ -64,19 +64,20 @@ def probe_names(probes: list[Any]) -> list[str]:
     """A unique, readable name per steady-state probe (its own ``name``, else derived)."""
     names: list[str] = []
     for p in probes:
-        base = p.name or {
-            "http": lambda: f"http {getattr(p, 'url', '')}",
-            "tcp": lambda: f"tcp {getattr(p, 'host', '')}:{getattr(p, 'port', '')}",
-            "command": lambda: "command",
-            "metric": lambda: f"{getattr(p, 'name', None) or 'metric'}",
-            "role": lambda: "role",
-            "provider": lambda: "provider",
-        }.get(p.type, lambda: p.type)()
+        base = p.name or _default_probe_name(p)
         name, n = base, 2
         while name in names:
             name, n = f"{base} #{n}", n + 1
         names.append(name)
     return names
+
+
+def _default_probe_name(p: Any) -> str:
+    if p.type == "http":
+        return f"http {p.url}"
+    if p.type == "tcp":
+        return f"tcp {p.host}:{p.port}"
+    return str(p.type)
 
 
 def _driver_for(spec: Any, target_name: str, inv: Inventory | None, where: Any) -> str:
@@ -109,6 +110,7 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
             t += step.probe.timeout
             continue
         spec = step.action
+        assert spec is not None            # a step is exactly one of action, pause, probe (model-checked)
         where = exp.location(section, i, "action", "target") if getattr(spec, "target", None) else where
         if spec.type == "provider" and not spec.target:
             names = ["(chaos toolkit)"]
@@ -116,8 +118,8 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
             if inv is None:
                 raise PlanError(f"the action names target {spec.target!r} but the experiment has no targets inventory",
                                 where, "add `targets: ../targets/<inventory>.yaml` or pass --targets")
-            if spec.target not in inv.targets:
-                near = _suggest(spec.target, list(inv.targets))
+            if spec.target is None or spec.target not in inv.targets:
+                near = _suggest(str(spec.target), list(inv.targets))
                 raise PlanError(f"unknown target {spec.target!r}", where,
                                 f"did you mean {near!r}?" if near else
                                 f"targets in {exp.inventory.file}: {', '.join(inv.targets)}")  # type: ignore[union-attr]

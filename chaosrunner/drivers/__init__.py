@@ -18,7 +18,7 @@ def validate_driver_class(obj: object, origin: str) -> type[Driver]:
     for attr in ("name", "fault_types"):
         if not getattr(obj, attr, None):
             raise ConfigError(f"driver {origin} does not set {attr!r}")
-    abstract = getattr(obj, "__abstractmethods__", frozenset())
+    abstract: frozenset[str] = getattr(obj, "__abstractmethods__", frozenset())
     if abstract:
         raise ConfigError(f"driver {origin} does not implement {', '.join(sorted(abstract))}")
     return obj
@@ -32,7 +32,8 @@ def registry() -> dict[str, type[Driver]]:
     from chaosrunner.drivers.toxiproxy import ToxiproxyDriver
 
     drivers: dict[str, type[Driver]] = {}
-    for cls in (ToxiproxyDriver, ProcessDriver, ResourceDriver, CtkDriver):
+    builtin: tuple[type[Driver], ...] = (ToxiproxyDriver, ProcessDriver, ResourceDriver, CtkDriver)
+    for cls in builtin:
         drivers[cls.name] = cls
     for ep in entry_points(group="chaosrunner.drivers"):
         try:

@@ -13,7 +13,8 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from chaosrunner.model.targets import Target
+from chaosrunner.errors import PlanError
+from chaosrunner.model.targets import ProcessHandle, Target, ToxiproxyHandle
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,18 @@ class PlannedFault:
     @property
     def type(self) -> str:
         return str(self.spec.type)
+
+    def toxiproxy(self) -> ToxiproxyHandle:
+        """The target's toxiproxy handle (PlanError when it has none)."""
+        if self.target is None or self.target.toxiproxy is None:
+            raise PlanError(f"target {self.target_name!r} has no toxiproxy handle")
+        return self.target.toxiproxy
+
+    def process(self) -> ProcessHandle:
+        """The target's process handle (PlanError when it has none)."""
+        if self.target is None or self.target.process is None:
+            raise PlanError(f"target {self.target_name!r} has no process handle")
+        return self.target.process
 
 
 @dataclass(frozen=True)
@@ -52,8 +65,8 @@ class Driver(ABC):
     fault_types: ClassVar[tuple[str, ...]]
     handle: ClassVar[str | None] = None     # the inventory handle a target needs (None: none)
 
-    def check(self, fault: PlannedFault) -> None:
-        """Raise PlanError if this fault cannot be done on this target. Default: handle present."""
+    def check(self, fault: PlannedFault) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Raise PlanError if this fault cannot be done on this target (default: nothing to check)."""
 
     @abstractmethod
     def describe(self, fault: PlannedFault) -> tuple[str, str]:

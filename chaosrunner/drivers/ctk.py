@@ -42,7 +42,8 @@ class CtkDriver(Driver):
 
     def describe(self, fault: PlannedFault) -> tuple[str, str]:
         p = fault.spec.provider
-        what = f"{p.type} provider {p.module}.{p.func}" if p.type == "python" else f"{p.type} provider {p.path or p.url}"
+        where = f"{p.module}.{p.func}" if p.type == "python" else (p.path or p.url)
+        what = f"{p.type} provider {where}"
         r = fault.spec.revert
         return (f"run {what}", f"run revert provider {r.module or r.path or r.url}" if r else "nothing")
 

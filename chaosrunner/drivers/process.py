@@ -39,14 +39,13 @@ class ProcessDriver(Driver):
     handle = "process"
 
     def check(self, fault: PlannedFault) -> None:
-        if fault.target is None or fault.target.process is None:
-            raise PlanError(f"target {fault.target_name!r} has no process handle")
+        handle = fault.process()
         _signal(fault.spec.signal)
-        if fault.spec.operation == "restart" and not fault.target.process.restart:
+        if fault.spec.operation == "restart" and not handle.restart:
             raise PlanError(f"restart of {fault.target_name!r} needs process.restart: <command> in the inventory")
 
     def describe(self, fault: PlannedFault) -> tuple[str, str]:
-        h = fault.target.process  # type: ignore[union-attr]
+        h = fault.process()
         who = f"process of {fault.target_name} ({h.pidfile or h.pid or h.match})"
         op = fault.spec.operation
         if op == "stop":
@@ -58,7 +57,7 @@ class ProcessDriver(Driver):
         return (f"{fault.spec.signal} {who}", revert)
 
     def inject(self, fault: PlannedFault) -> Handle:
-        h: ProcessHandle = fault.target.process  # type: ignore[union-attr]
+        h = fault.process()
         proc = find_process(h, fault.target_name)
         op = fault.spec.operation
         data = {"pid": proc.pid, "create_time": proc.create_time(), "operation": op,
@@ -70,7 +69,7 @@ class ProcessDriver(Driver):
                 proc.send_signal(_signal(fault.spec.signal) if op == "kill" else signals.SIGKILL)
                 if op == "restart":
                     _wait_gone(proc, 5.0)
-                    data["restarted_pid"] = _start(h.restart)  # type: ignore[arg-type]
+                    data["restarted_pid"] = _start(h.restart or [])
         except psutil.NoSuchProcess:
             raise DriverError(f"process {proc.pid} exited before the fault", target=fault.target_name) from None
         except psutil.AccessDenied as exc:
@@ -81,7 +80,7 @@ class ProcessDriver(Driver):
         if fault.spec.operation != "stop":
             return None          # a kill is not undone by recover (only its restart could be)
         try:
-            proc = find_process(fault.target.process, fault.target_name)  # type: ignore[union-attr]
+            proc = find_process(fault.process(), fault.target_name)
         except DriverError:
             return None
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type,

@@ -18,7 +18,7 @@ import psutil
 
 from chaosrunner.drivers.base import Driver, Handle, PlannedFault
 from chaosrunner.drivers.targets import cgroup_of, find_process
-from chaosrunner.errors import DriverError, PlanError
+from chaosrunner.errors import DriverError
 
 # never take the machine below this much available memory, whatever the experiment asks
 SAFETY_MARGIN = 256 * 1024 * 1024
@@ -31,8 +31,7 @@ class ResourceDriver(Driver):
     handle = "process"
 
     def check(self, fault: PlannedFault) -> None:
-        if fault.target is None or fault.target.process is None:
-            raise PlanError(f"target {fault.target_name!r} has no process handle (needed to find its cgroup)")
+        fault.process()       # needed to find the target's cgroup
 
     def describe(self, fault: PlannedFault) -> tuple[str, str]:
         spec = fault.spec
@@ -42,7 +41,7 @@ class ResourceDriver(Driver):
 
     def inject(self, fault: PlannedFault) -> Handle:
         spec = fault.spec
-        proc = find_process(fault.target.process, fault.target_name)  # type: ignore[union-attr]
+        proc = find_process(fault.process(), fault.target_name)
         cg = cgroup_of(proc.pid)
         args = [sys.executable, "-m", "chaosrunner.drivers.pressure", "--parent", str(os.getpid()),
                 "--hold", str(spec.duration or HOLD_WITHOUT_DURATION)]

@@ -26,7 +26,8 @@ def find_process(handle: ProcessHandle, target: str) -> psutil.Process:
         me = os.getpid()
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmd = " ".join(proc.info["cmdline"] or [])
-            if proc.info["pid"] != me and handle.match and handle.match in cmd and "chaosrunner" not in cmd.split(" ")[0:2]:
+            ours = "chaosrunner" in cmd.split(" ")[0:2]           # never match chaosrunner itself
+            if proc.info["pid"] != me and handle.match and handle.match in cmd and not ours:
                 return proc
         raise DriverError(f"no running process matches {handle.match!r}", target=target)
     try:
@@ -70,9 +71,9 @@ class CgroupInfo:
         if self.cpu_dir is not None:
             try:
                 if self.version == 2:
-                    quota, period = (self.cpu_dir / "cpu.max").read_text().split()
-                    if quota != "max":
-                        return int(quota) / int(period)
+                    max_quota, max_period = (self.cpu_dir / "cpu.max").read_text().split()
+                    if max_quota != "max":
+                        return int(max_quota) / int(max_period)
                 else:
                     quota = int((self.cpu_dir / "cpu.cfs_quota_us").read_text())
                     period = int((self.cpu_dir / "cpu.cfs_period_us").read_text())

@@ -29,7 +29,7 @@ from toxiproxy.proxy import Proxy
 from toxiproxy.server import Toxiproxy
 
 from chaosrunner.drivers.base import Driver, Handle, PlannedFault
-from chaosrunner.errors import DriverError, PlanError
+from chaosrunner.errors import DriverError
 
 _LOCK = threading.RLock()
 PREFIX = "chaosrunner-"
@@ -100,31 +100,35 @@ def _toxics_for(spec: Any) -> list[dict[str, Any]]:
     return []
 
 
+def _describe_toxic(toxic: dict[str, Any]) -> str:
+    coin = f", toxicity {toxic['toxicity']:g}" if "toxicity" in toxic else ""
+    return f"{toxic['type']}({toxic['stream']}, {toxic['attributes']}{coin})"
+
+
 class ToxiproxyDriver(Driver):
     name = "toxiproxy"
     fault_types = ("network", "latency", "error")
     handle = "toxiproxy"
 
     def check(self, fault: PlannedFault) -> None:
-        if fault.target is None or fault.target.toxiproxy is None:
-            raise PlanError(f"target {fault.target_name!r} has no toxiproxy handle")
+        fault.toxiproxy()
 
     def describe(self, fault: PlannedFault) -> tuple[str, str]:
-        h = fault.target.toxiproxy  # type: ignore[union-attr]
+        h = fault.toxiproxy()
         where = f"proxy {h.proxy} at {h.api}"
         spec = fault.spec
         if spec.type == "network" and spec.operation == "restore":
             return (f"enable {where} and remove chaosrunner's toxics", "nothing")
         if spec.type == "network" and spec.operation == "partition" and getattr(spec, "mode", "refuse") == "refuse":
             return (f"disable {where}", f"enable {where}")
-        toxics = ", ".join(f"{x['type']}({x['stream']}, {x['attributes']}" + (f", toxicity {x['toxicity']:g}" if "toxicity" in x else "") + ")" for x in _toxics_for(spec))
+        toxics = ", ".join(_describe_toxic(x) for x in _toxics_for(spec))
         return (f"add {toxics} to {where}", f"remove those toxics from {where}")
 
     def _client(self, api: str, timeout: float) -> ToxiproxyClient:
         return ToxiproxyClient(api, timeout)
 
     def inject(self, fault: PlannedFault) -> Handle:
-        h = fault.target.toxiproxy  # type: ignore[union-attr]
+        h = fault.toxiproxy()
         client = self._client(h.api, fault.spec.timeout)
         proxy = client.proxy(h.proxy)
         spec = fault.spec
@@ -145,9 +149,10 @@ class ToxiproxyDriver(Driver):
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type, data)
 
     def handle_from_intent(self, fault: PlannedFault) -> Handle | None:
-        h = fault.target.toxiproxy  # type: ignore[union-attr]
+        h = fault.toxiproxy()
         spec = fault.spec
-        partition = spec.type == "network" and spec.operation == "partition" and getattr(spec, "mode", "refuse") == "refuse"
+        partition = (spec.type == "network" and spec.operation == "partition"
+                     and getattr(spec, "mode", "refuse") == "refuse")
         toxics = [f"{PREFIX}{fault.fault_id}-{i}" for i in range(len(_toxics_for(spec)))]
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type,
                       {"api": h.api, "proxy": h.proxy, "toxics": toxics, "disabled": partition})

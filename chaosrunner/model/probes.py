@@ -30,7 +30,7 @@ def check_url(value: str) -> str:
             "a path such as /health (resolved against the inventory's base_url), or ${target.url}/path"
         )
     try:
-        parts.port
+        _ = parts.port          # urlsplit parses the port lazily: a bad one raises only here
     except ValueError as exc:
         raise ValueError(f"{value!r} has a bad port: {exc}") from None
     return value
