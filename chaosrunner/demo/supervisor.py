@@ -1,0 +1,251 @@
+"""The demo's failover supervisor: watches the config store nodes, promotes, fences, fails back.
+
+    python -m chaosrunner.demo.supervisor --port N --node store-a=URL --node store-b=URL \
+        --proxy-api URL --store-proxy store [--failover-after 2] [--failback]
+
+Nodes are given by their URL *through their own proxy* (so a partitioned node looks dead, as it
+would from a real supervisor), the first being the initial primary. Every ``--interval`` (200 ms)
+each node's ``GET /role`` is read (300 ms timeout). Then:
+
+- the primary unreachable for ``--failover-after`` seconds: the reachable standby with the most
+  log is promoted with the next term, and the store proxy's upstream is re-pointed to it through
+  the Toxiproxy API (``POST /proxies/{name}``), so every client follows without reconfiguration;
+- any other node that claims to be primary (an old primary back from a crash or a partition) is
+  told to follow the current one: it re-syncs from a snapshot, discarding what it alone had;
+  until then ``GET /role`` shows both claims (split brain, honestly);
+- a node restarted as primary comes back fenced and is confirmed (``/promote``) if it still is
+  the primary;
+- with ``--failback``, once the preferred node (the first) has followed and caught up for 3 s, a
+  controlled switchover returns the primary role to it (writes pause for the switch, none lost).
+
+``GET /role``: ``{"primary": "<nodes claiming primary, comma-joined>", "expected", "term",
+"nodes", "events"}``; ``GET /health``; ``GET /events``. State (primary, term) persists in ``--state``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from chaosrunner.demo.common import reply, serve
+
+CAUGHT_UP_FOR = 3.0
+
+
+class Supervisor:
+    def __init__(self, nodes: dict[str, str], proxy_api: str, store_proxy: str, state_file: Path | None,
+                 interval: float, failover_after: float, failback: bool) -> None:
+        self.nodes, self.proxy_api, self.store_proxy = nodes, proxy_api.rstrip("/"), store_proxy
+        self.state_file, self.interval, self.failover_after, self.failback = state_file, interval, failover_after, failback
+        self.preferred = next(iter(nodes))
+        self.primary, self.term = self.preferred, 1
+        if state_file is not None and state_file.exists():
+            saved = json.loads(state_file.read_text())
+            self.primary, self.term = saved["primary"], saved["term"]
+        self.info: dict[str, dict[str, Any]] = {}
+        self.last_ok: dict[str, float] = {n: time.monotonic() for n in nodes}
+        self.caught_up_since: float | None = None
+        self.repoint_pending = False
+        self.events: list[dict[str, Any]] = []
+        self.http: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _save(self) -> None:
+        if self.state_file is not None:
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"primary": self.primary, "term": self.term}))
+            tmp.replace(self.state_file)
+
+    def _event(self, what: str, **details: Any) -> None:
+        self.events.append({"at": time.time(), "what": what, **details})
+        del self.events[:-100]
+        print(json.dumps(self.events[-1]), flush=True)
+
+    async def start(self) -> None:
+        self.http = aiohttp.ClientSession()
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.http is not None:
+            await self.http.close()
+
+    async def _post(self, url: str, body: dict[str, Any] | None = None, timeout: float = 1.0) -> tuple[int, Any]:
+        assert self.http is not None
+        async with self.http.post(url, json=body or {}, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            text = await resp.text()
+            return resp.status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
+
+    async def _read_role(self, name: str) -> None:
+        assert self.http is not None
+        try:
+            async with self.http.get(f"{self.nodes[name]}/role", timeout=aiohttp.ClientTimeout(total=0.3)) as resp:
+                if resp.status != 200:
+                    raise RuntimeError(f"HTTP {resp.status}")
+                self.info[name] = {**json.loads(await resp.read()), "reachable": True}
+                self.last_ok[name] = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - unreachable for whatever reason
+            self.info[name] = {**self.info.get(name, {}), "reachable": False, "error": f"{type(exc).__name__} {exc}"}
+
+    async def _loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await asyncio.gather(*(self._read_role(n) for n in self.nodes))
+                await self._reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bad round must not stop supervision
+                self._event("error", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+
+    async def _reconcile(self) -> None:
+        now = time.monotonic()
+        p = self.primary
+        pinfo = self.info.get(p, {})
+        if pinfo.get("reachable"):
+            if not pinfo.get("writable") and pinfo.get("term", 0) <= self.term and (
+                    pinfo.get("role") == "primary" or pinfo.get("following") is None):
+                status, _ = await self._post(f"{self.nodes[p]}/promote", {"term": self.term})
+                if status == 200:
+                    self._event("confirmed", node=p, term=self.term)
+        elif now - self.last_ok[p] >= self.failover_after:
+            await self._failover(p)
+        if self.repoint_pending:
+            await self._repoint()
+        for name, info in self.info.items():
+            if name == self.primary or not info.get("reachable"):
+                continue
+            want = self.nodes[self.primary]
+            if info.get("role") == "primary" or info.get("following") != want or info.get("term", 0) < self.term:
+                status, _ = await self._post(f"{self.nodes[name]}/follow", {"primary_url": want, "term": self.term})
+                self._event("fenced" if info.get("role") == "primary" else "follow", node=name,
+                            primary=self.primary, term=self.term, status=status)
+        if self.failback:
+            await self._maybe_failback(now)
+
+    async def _failover(self, old: str) -> None:
+        candidates = [(info.get("seq", 0), n) for n, info in self.info.items()
+                      if n != old and info.get("reachable")]
+        if not candidates:
+            return
+        _, new = max(candidates)
+        term = max(self.term, *(i.get("term", 0) for i in self.info.values())) + 1
+        status, body = await self._post(f"{self.nodes[new]}/promote", {"term": term})
+        if status != 200:
+            self._event("promote-failed", node=new, status=status, body=body)
+            return
+        self.primary, self.term = new, term
+        self._save()
+        self._event("failover", old=old, new=new, term=term,
+                    lost_from=self.info.get(old, {}).get("seq"), new_seq=self.info[new].get("seq"))
+        self.repoint_pending = True
+        await self._repoint()
+
+    async def _repoint(self) -> None:
+        upstream = urlsplit(self.nodes[self.primary]).netloc
+        try:
+            status, body = await self._post(f"{self.proxy_api}/proxies/{self.store_proxy}", {"upstream": upstream})
+        except Exception as exc:  # noqa: BLE001 - retried next round
+            self._event("repoint-failed", upstream=upstream, error=str(exc))
+            return
+        if status == 200:
+            self.repoint_pending = False
+            self._event("repointed", proxy=self.store_proxy, upstream=upstream)
+        else:
+            self._event("repoint-failed", upstream=upstream, status=status, body=body)
+
+    async def _maybe_failback(self, now: float) -> None:
+        pref, cur = self.info.get(self.preferred, {}), self.info.get(self.primary, {})
+        if (self.primary == self.preferred or not pref.get("reachable") or not cur.get("reachable")
+                or pref.get("following") != self.nodes[self.primary] or pref.get("seq", -1) < cur.get("seq", 0) - 50):
+            self.caught_up_since = None
+            return
+        if self.caught_up_since is None:
+            self.caught_up_since = now
+            return
+        if now - self.caught_up_since < CAUGHT_UP_FOR:
+            return
+        old = self.primary
+        await self._post(f"{self.nodes[old]}/demote")          # stop writes on the current primary
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            await asyncio.gather(self._read_role(old), self._read_role(self.preferred))
+            if self.info[self.preferred].get("seq", -1) >= self.info[old].get("seq", 0):
+                break
+            await asyncio.sleep(0.05)
+        term = self.term + 1
+        status, body = await self._post(f"{self.nodes[self.preferred]}/promote", {"term": term})
+        if status != 200:
+            self._event("failback-failed", status=status, body=body)
+            await self._post(f"{self.nodes[old]}/promote", {"term": self.term})
+            return
+        self.primary, self.term, self.caught_up_since = self.preferred, term, None
+        self._save()
+        self._event("failback", old=old, new=self.preferred, term=term)
+        self.repoint_pending = True
+        await self._repoint()
+        await self._post(f"{self.nodes[old]}/follow", {"primary_url": self.nodes[self.primary], "term": term})
+
+    def role(self) -> dict[str, Any]:
+        claims = [n for n, i in self.info.items() if i.get("reachable") and i.get("role") == "primary"
+                  and i.get("writable")]
+        return {"primary": ",".join(claims), "expected": self.primary, "term": self.term,
+                "nodes": self.info, "events": self.events[-20:]}
+
+
+def build_app(sup: Supervisor) -> web.Application:
+    app = web.Application()
+
+    async def role(request: web.Request) -> web.Response:
+        return reply(sup.role())
+
+    async def primary(request: web.Request) -> web.Response:
+        return web.Response(text=sup.role()["primary"])
+
+    async def health(request: web.Request) -> web.Response:
+        return reply({"status": "ok", "primary": sup.primary, "term": sup.term})
+
+    async def events(request: web.Request) -> web.Response:
+        return reply(sup.events)
+
+    app.add_routes([web.get("/role", role), web.get("/primary", primary), web.get("/health", health),
+                    web.get("/events", events)])
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m chaosrunner.demo.supervisor", description=__doc__.split("\n")[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--node", action="append", required=True, metavar="NAME=URL",
+                   help="a store node and its URL through its proxy; the first is the initial primary")
+    p.add_argument("--proxy-api", required=True, help="Toxiproxy API URL")
+    p.add_argument("--store-proxy", default="store", help="the proxy clients use to reach the primary")
+    p.add_argument("--interval", type=float, default=0.2)
+    p.add_argument("--failover-after", type=float, default=2.0)
+    p.add_argument("--failback", action="store_true")
+    p.add_argument("--state", type=Path)
+    p.add_argument("--pidfile")
+    p.add_argument("--dir", help="the demo directory (lets `demo down` find this process)")
+    args = p.parse_args(argv)
+    nodes = dict(spec.split("=", 1) for spec in args.node)
+    sup = Supervisor(nodes, args.proxy_api, args.store_proxy, args.state, args.interval, args.failover_after,
+                     args.failback)
+
+    async def make() -> web.Application:
+        return build_app(sup)
+
+    serve(make, args.host, args.port, args.pidfile, "supervisor", on_start=sup.start, on_stop=sup.stop)
+
+
+if __name__ == "__main__":
+    main()
