@@ -50,7 +50,7 @@ def serve(app: web.Application | Callable[[], Awaitable[web.Application]], host:
 
     async def main() -> None:
         application = app if isinstance(app, web.Application) else await app()
-        runner = web.AppRunner(application, access_log=None, handle_signals=False)
+        runner = web.AppRunner(application, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
         await site.start()

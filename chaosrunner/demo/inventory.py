@@ -21,6 +21,7 @@ Network paths (every one through the proxy; the proxy names are Toxiproxy proxy 
 """
 from __future__ import annotations
 
+import copy
 import socket
 import sys
 from pathlib import Path
@@ -46,7 +47,9 @@ COMPONENTS = ("proxy", "store-a", "store-b", "external", "supervisor", "api-r1",
 
 
 def port_free(port: int) -> bool:
+    """Could a service listen here? (SO_REUSEADDR as the services use it: TIME_WAIT does not count.)"""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:
@@ -147,9 +150,9 @@ def inventory(ports: dict[str, int], demo_dir: Path, *, portable: bool = False,
         "api-r1": node("api_r1", "api-r1", "API node of region r1"),
         "api-r2": node("api_r2", "api-r2", "API node of region r2"),
         "api-server": {"description": "the API servers of both regions", "group": ["api-r1", "api-r2"]},
-        "store-primary": primary, "postgres-primary": dict(primary),
-        "store-standby": standby, "postgres-standby": dict(standby),
-        "database": database, "store": dict(database),
+        "store-primary": primary, "postgres-primary": copy.deepcopy(primary),
+        "store-standby": standby, "postgres-standby": copy.deepcopy(standby),
+        "database": database, "store": copy.deepcopy(database),
         "external-service": node("external_service", "external", "the external dependency of /fleet/status"),
         "supervisor": {"description": "failover supervisor; GET /role names the primary",
                        "url": url(ports, "supervisor"), "process": process("supervisor")},

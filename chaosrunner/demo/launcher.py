@@ -191,12 +191,15 @@ def _wait_front_door(ports: dict[str, int], deadline: float) -> None:
     while True:
         try:
             with urllib.request.urlopen(f"{inv.url(ports, 'supervisor')}/primary", timeout=0.5) as resp:
-                if resp.read().strip():
-                    return
-        except OSError:
+                primary = resp.read().strip()
+            with urllib.request.urlopen(f"{inv.url(ports, 'router')}/_router/status", timeout=0.5) as resp:
+                regions = json.loads(resp.read())["regions"].values()
+            if primary and all(r["up"] for r in regions):
+                return
+        except (OSError, ValueError, KeyError):
             pass
         if time.monotonic() > deadline:
-            raise DemoError("the supervisor does not see a store primary")
+            raise DemoError("the supervisor sees no store primary, or the router not every region up")
         time.sleep(0.05)
 
 
@@ -242,23 +245,25 @@ def stop_demo(demo_dir: str | Path = ".chaosrunner/demo", grace: float = 3.0) ->
         pidfile.unlink(missing_ok=True)
     state = _state(demo_dir)
     if state is not None:
+        # a port is "left behind" only if something still listens on it (TIME_WAIT is not)
         deadline = time.monotonic() + 2.0
-        bound = [k for k, p in state["ports"].items() if not inv.port_free(p)]
+        bound = _listening(set(state["ports"].values()))
         while bound and time.monotonic() < deadline:
             time.sleep(0.05)
-            bound = [k for k, p in state["ports"].items() if not inv.port_free(p)]
+            bound = _listening(set(state["ports"].values()))
         (demo_dir / "demo.json").unlink()
-        if bound and any(_listening(state["ports"][k]) for k in bound):
-            raise DemoError(f"ports still listening after demo down: {', '.join(bound)}")
+        if bound:
+            raise DemoError(f"ports still listening after demo down: {', '.join(map(str, sorted(bound)))}")
     return [p.pid for p in procs]
 
 
-def _listening(port: int) -> bool:
+def _listening(ports: set[int]) -> set[int]:
+    """Which of these loopback ports have a listening socket."""
     try:
-        return any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
-                   for c in psutil.net_connections("tcp4"))
+        return {c.laddr.port for c in psutil.net_connections("tcp4")
+                if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port in ports}
     except psutil.AccessDenied:
-        return not inv.port_free(port)
+        return {p for p in ports if not inv.port_free(p)}
 
 
 def demo_status(demo_dir: str | Path = ".chaosrunner/demo") -> dict[str, Any]:

@@ -31,7 +31,7 @@ HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "content
 class Region:
     def __init__(self, name: str, url: str) -> None:
         self.name, self.url = name, url.rstrip("/")
-        self.up = True
+        self.up: bool | None = None      # unknown until its first check
         self.fails = 0
         self.oks = 0
         self.last_error = ""
@@ -54,7 +54,7 @@ class Router:
         m.describe("router_request_duration_seconds", "histogram", "forwarded request latency by region")
         m.gauge("router_region_failovers_total", lambda: self.failovers)
         for r in regions:
-            m.gauge("router_region_up", lambda r=r: float(r.up), region=r.name)
+            m.gauge("router_region_up", lambda r=r: float(bool(r.up)), region=r.name)
             m.gauge("router_active_region", lambda r=r: float(self.active is r), region=r.name)
 
     async def start(self) -> None:
@@ -78,19 +78,20 @@ class Router:
             ok, error = False, f"{type(exc).__name__}: {exc}"
         if ok:
             region.fails, region.oks = 0, region.oks + 1
-            if not region.up and region.oks >= 2:
+            if region.up is None or (not region.up and region.oks >= 2):
                 region.up, region.changed_at = True, time.time()
         else:
             region.oks, region.fails, region.last_error = 0, region.fails + 1, error
-            if region.up and region.fails >= 2:
+            if region.up is not False and region.fails >= 2:
                 region.up, region.changed_at = False, time.time()
         self._choose()
 
     def _choose(self) -> None:
         best = next((r for r in self.regions if r.up), self.regions[0])
         if best is not self.active:
+            if self.active.up is False:      # moving away from a failed region (not a startup race)
+                self.failovers += 1
             self.active = best
-            self.failovers += 1
 
     async def _check_loop(self) -> None:
         while True:
@@ -108,6 +109,7 @@ class Router:
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
         tried: list[str] = []
+        error = ""
         candidates = [self.active] + [r for r in self.regions if r is not self.active and r.up]
         for region in candidates[:2]:
             tried.append(region.name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -91,9 +92,10 @@ async def read_back(base: str, wanted: list[tuple[int, str, str]]) -> dict[str, 
 def demo_processes(demo_dir: Any) -> list[psutil.Process]:
     d = str(demo_dir)
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "status"]):
         cmd = proc.info["cmdline"] or []
-        if any(d == a or a.startswith(d + "/") for a in cmd) and "pytest" not in " ".join(cmd):
+        if proc.pid != os.getpid() and proc.info["status"] != psutil.STATUS_ZOMBIE and \
+                any(d == a or a.startswith(d + "/") for a in cmd):
             found.append(proc)
     return found
 
