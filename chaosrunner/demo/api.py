@@ -61,6 +61,11 @@ class ApiNode:
         self._store_ok: tuple[float, bool, str] = (0.0, False, "not checked yet")
         self._store_check: asyncio.Future[None] | None = None
         self.http: aiohttp.ClientSession | None = None
+        self.pg = None
+        if self.store_url.startswith(("postgresql://", "postgres://")):
+            from chaosrunner.demo.pgstore import PgStore
+
+            self.pg = PgStore(self.store_url)
         m = self.metrics = Metrics()
         m.describe("api_request_duration_seconds", "histogram", "request latency by route")
         m.describe("http_requests_total", "counter", "requests by route, method and status code")
@@ -89,24 +94,37 @@ class ApiNode:
     async def stop(self) -> None:
         if self.http is not None:
             await self.http.close()
+        if self.pg is not None:
+            await self.pg.close()
+
+    async def _send(self, method: str, url: str, data: bytes | None,
+                    timeout: aiohttp.ClientTimeout) -> tuple[int, bytes]:
+        if self.pg is not None and url.startswith(self.store_url):
+            from chaosrunner.demo.pgstore import StoreUnavailable
+
+            try:
+                return await asyncio.wait_for(self.pg.request(method, url[len(self.store_url):], data), timeout.total)
+            except StoreUnavailable as exc:
+                raise aiohttp.ClientError(f"database: {exc}") from exc
+        assert self.http is not None
+        async with self.http.request(method, url, data=data, timeout=timeout) as resp:
+            return resp.status, await resp.read()
 
     async def call(self, dependency: str, method: str, url: str, timeout: aiohttp.ClientTimeout,
                    data: bytes | None = None, ok_statuses: tuple[int, ...] = (200, 201, 204, 404)) -> tuple[int, bytes]:
         """One call through the dependency's breaker; DependencyError on failure (CircuitOpen when refused)."""
         breaker = self.breakers[dependency]
         breaker.before()
-        assert self.http is not None
         try:
             for attempt in (1, 2):
                 try:
-                    async with self.http.request(method, url, data=data, timeout=timeout) as resp:
-                        body = await resp.read()
+                    status, body = await self._send(method, url, data, timeout)
                     break
                 except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                     if attempt == 2:
                         raise DependencyError(dependency, f"connection failed: {exc}") from exc
-            if resp.status not in ok_statuses:
-                raise DependencyError(dependency, f"HTTP {resp.status}: {body[:200].decode(errors='replace')}")
+            if status not in ok_statuses:
+                raise DependencyError(dependency, f"HTTP {status}: {body[:200].decode(errors='replace')}")
         except TimeoutError as exc:
             breaker.failure()
             self.metrics.inc("api_dependency_errors_total", dependency=dependency, kind="timeout")
@@ -119,7 +137,7 @@ class ApiNode:
             breaker.trial_in_flight = False
             raise
         breaker.success()
-        return resp.status, body
+        return status, body
 
     async def store_healthy(self) -> tuple[bool, str]:
         """Is the store reachable? One check at a time, its answer shared for 250 ms."""
@@ -132,10 +150,9 @@ class ApiNode:
         return self._store_ok[1], self._store_ok[2]
 
     async def _check_store(self) -> None:
-        assert self.http is not None
         try:
-            async with self.http.get(f"{self.store_url}/role", timeout=aiohttp.ClientTimeout(total=0.5)) as resp:
-                status = json.loads(await resp.read()) if resp.status == 200 else {}
+            code, raw = await self._send("GET", f"{self.store_url}/role", None, aiohttp.ClientTimeout(total=0.5))
+            status = json.loads(raw) if code == 200 else {}
             ok = status.get("role") == "primary" and bool(status.get("writable"))
             why = f"store node {status.get('node')} is {status.get('role')}" + ("" if ok else " (not writable)")
         except Exception as exc:  # noqa: BLE001 - any failure means "store unreachable"
@@ -247,7 +264,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--region", required=True)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--store", required=True, help="config store URL (through the proxy)")
+    p.add_argument("--store", required=True,
+                   help="config store URL (through the proxy), or a postgresql:// DSN (see pgstore)")
     p.add_argument("--external", required=True, help="external service URL (through the proxy)")
     p.add_argument("--store-timeout", type=float, default=1.0)
     p.add_argument("--external-timeout", type=float, default=0.5)
