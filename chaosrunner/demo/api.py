@@ -26,6 +26,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -79,10 +80,10 @@ class ApiNode:
         m.describe("api_memory_pressure", "gauge", "memory pressure 0..1 (sheds low priority from 0.6)")
         for dep, b in self.breakers.items():
             m.gauge("api_circuit_state", b.state_value, dependency=dep)
-            m.gauge("api_circuit_opened_total", lambda b=b: b.opened_total, dependency=dep)
-            m.gauge("api_circuit_rejected_total", lambda b=b: b.rejected_total, dependency=dep)
+            m.gauge("api_circuit_opened_total", partial(getattr, b, "opened_total"), dependency=dep)
+            m.gauge("api_circuit_rejected_total", partial(getattr, b, "rejected_total"), dependency=dep)
         for prio in self.shedder.shed:
-            m.gauge("api_shed_total", lambda p=prio: self.shedder.shed[p], priority=prio)
+            m.gauge("api_shed_total", partial(self.shedder.shed.__getitem__, prio), priority=prio)
         m.gauge("api_in_flight", lambda: self.shedder.in_flight)
         m.gauge("api_memory_pressure", self.memory.pressure)
         m.gauge("api_memory_rss_bytes", lambda: self.memory.rss)

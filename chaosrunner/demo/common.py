@@ -169,7 +169,8 @@ def timed_middleware(metrics: Metrics, metric: str, skip: Iterable[str] = ()) ->
     skipped = set(skip)
 
     @web.middleware
-    async def middleware(request: web.Request, handler: Callable[..., Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def middleware(request: web.Request,
+                         handler: Callable[..., Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
         if route in skipped:

@@ -21,7 +21,8 @@ class StoreUnavailable(Exception):
 
 class PgStore:
     def __init__(self, dsn: str, size: int = 8) -> None:
-        self.dsn, self.gate, self.idle = dsn, asyncio.Semaphore(size), []  # type: list[psycopg.AsyncConnection[Any]]
+        self.dsn, self.gate = dsn, asyncio.Semaphore(size)
+        self.idle: list[psycopg.AsyncConnection[Any]] = []
         self.ready = False
 
     async def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

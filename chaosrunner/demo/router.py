@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -54,8 +55,15 @@ class Router:
         m.describe("router_request_duration_seconds", "histogram", "forwarded request latency by region")
         m.gauge("router_region_failovers_total", lambda: self.failovers)
         for r in regions:
-            m.gauge("router_region_up", lambda r=r: float(bool(r.up)), region=r.name)
-            m.gauge("router_active_region", lambda r=r: float(self.active is r), region=r.name)
+            m.gauge("router_region_up", partial(self._is_up, r), region=r.name)
+            m.gauge("router_active_region", partial(self._is_active, r), region=r.name)
+
+    @staticmethod
+    def _is_up(region: Region) -> float:
+        return float(bool(region.up))
+
+    def _is_active(self, region: Region) -> float:
+        return float(self.active is region)
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=30),

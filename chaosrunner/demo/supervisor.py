@@ -43,7 +43,8 @@ class Supervisor:
     def __init__(self, nodes: dict[str, str], proxy_api: str, store_proxy: str, state_file: Path | None,
                  interval: float, failover_after: float, failback: bool) -> None:
         self.nodes, self.proxy_api, self.store_proxy = nodes, proxy_api.rstrip("/"), store_proxy
-        self.state_file, self.interval, self.failover_after, self.failback = state_file, interval, failover_after, failback
+        self.state_file, self.interval = state_file, interval
+        self.failover_after, self.failback = failover_after, failback
         self.preferred = next(iter(nodes))
         self.primary, self.term = self.preferred, 1
         if state_file is not None and state_file.exists():

@@ -22,7 +22,7 @@ def test_api_node_serves_configs_from_postgresql(tmp_path):
                             "--external", f"http://127.0.0.1:{external}"], stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: http("GET", f"{base}/health")[0] == 200 if _up(base) else False, 15, what="API on PostgreSQL")
+        wait_until(lambda: _up(base) and http("GET", f"{base}/health")[0] == 200, 15, what="API on PostgreSQL")
         assert http("PUT", f"{base}/configs/route-1", b"cluster: a")[0] == 200
         assert http("GET", f"{base}/configs/route-1")[1] == b"cluster: a"
         assert http("GET", f"{base}/configs/none")[0] == 404
