@@ -13,6 +13,7 @@ each node's ``GET /role`` is read (300 ms timeout). Then:
 - any other node that claims to be primary (an old primary back from a crash or a partition) is
   told to follow the current one: it re-syncs from a snapshot, discarding what it alone had;
   until then ``GET /role`` shows both claims (split brain, honestly);
+- the store proxy is checked every fifth round (a restarted proxy starts with its initial upstream);
 - a node restarted as primary comes back fenced and is confirmed (``/promote``) if it still is
   the primary;
 - with ``--failback``, once the preferred node (the first) has followed and caught up for 3 s, a
@@ -54,6 +55,7 @@ class Supervisor:
         self.last_ok: dict[str, float] = {n: time.monotonic() for n in nodes}
         self.caught_up_since: float | None = None
         self.repoint_pending = False
+        self.rounds = 0
         self.events: list[dict[str, Any]] = []
         self.http: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
@@ -120,6 +122,9 @@ class Supervisor:
                     self._event("confirmed", node=p, term=self.term)
         elif now - self.last_ok[p] >= self.failover_after:
             await self._failover(p)
+        self.rounds += 1
+        if self.rounds % 5 == 0 and not self.repoint_pending:
+            await self._check_proxy()
         if self.repoint_pending:
             await self._repoint()
         for name, info in self.info.items():
@@ -150,6 +155,18 @@ class Supervisor:
                     lost_from=self.info.get(old, {}).get("seq"), new_seq=self.info[new].get("seq"))
         self.repoint_pending = True
         await self._repoint()
+
+    async def _check_proxy(self) -> None:
+        """A restarted proxy comes back with its startup upstream: point it at the primary again."""
+        assert self.http is not None
+        try:
+            async with self.http.get(f"{self.proxy_api}/proxies/{self.store_proxy}",
+                                     timeout=aiohttp.ClientTimeout(total=0.5)) as resp:
+                current = (await resp.json()).get("upstream") if resp.status == 200 else None
+        except Exception:  # noqa: BLE001 - the proxy is down: nothing to fix yet
+            return
+        if current is not None and current != urlsplit(self.nodes[self.primary]).netloc:
+            self.repoint_pending = True
 
     async def _repoint(self) -> None:
         upstream = urlsplit(self.nodes[self.primary]).netloc
