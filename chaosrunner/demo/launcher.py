@@ -32,6 +32,7 @@ from typing import Any
 
 import psutil
 
+from chaosrunner.demo import cgroups
 from chaosrunner.demo import inventory as inv
 
 HEALTH_PATH = {"proxy": "/version", "router": "/_router/health", "front-door": "/health"}
@@ -108,11 +109,23 @@ def _members(demo_dir: Path) -> list[psutil.Process]:
     return out
 
 
+CONFINED = ("api-r1", "api-r2")       # API nodes get a memory limit of their own (see cgroups.py)
+
+
 def _spawn(demo_dir: Path, component: str, cmd: list[str]) -> subprocess.Popen[bytes]:
     (demo_dir / "logs").mkdir(parents=True, exist_ok=True)
+    cgroup = None
+    if component in CONFINED:
+        port = cmd[cmd.index("--port") + 1]
+        cgroup = cgroups.prepare(f"chaosrunner-demo-{component}-{port}")
+        if cgroup is not None:
+            cgroups.remember(demo_dir, cgroup)
     with open(demo_dir / "logs" / f"{component}.log", "ab") as log:
+        if component in CONFINED and cgroup is None:
+            log.write(b"demo: no cgroup could be created here; this node runs without a memory limit of its own\n")
+            log.flush()
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                cwd=demo_dir)
+                                cwd=demo_dir, preexec_fn=(lambda: cgroups.join(cgroup)) if cgroup else None)
 
 
 def _healthy(ports: dict[str, int], component: str, timeout: float = 0.5) -> bool:
@@ -243,6 +256,7 @@ def stop_demo(demo_dir: str | Path = ".chaosrunner/demo", grace: float = 3.0) ->
     psutil.wait_procs(alive, timeout=grace)
     for pidfile in (demo_dir / "run").glob("*.pid") if (demo_dir / "run").exists() else []:
         pidfile.unlink(missing_ok=True)
+    cgroups.remove_all(demo_dir)
     state = _state(demo_dir)
     if state is not None:
         # a port is "left behind" only if something still listens on it (TIME_WAIT is not)
