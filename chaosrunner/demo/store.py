@@ -14,6 +14,18 @@ receiver does, and applies each batch in one transaction:
   (none polled in the last 0.5 s) the primary acknowledges after its local commit, like Patroni's
   non-strict synchronous mode; otherwise a promoted standby would refuse every write forever.
 
+Synchronous mode is strict: once a standby has attached in this term, the primary never
+acknowledges a write the standby has not confirmed (a write then fails with 503 after
+``--sync-timeout``). Only the supervisor may let a primary acknowledge alone — by promoting it
+(a new primary has no standby yet) or by confirming it again once the standby has been
+unreachable for its failover delay — so an acknowledged write is always on a node the
+supervisor could promote.
+
+Lease: a primary that has been supervised (its ``/role`` is read every round) fences itself when
+the supervisor has not been heard from for ``LEASE`` seconds (shorter than the supervisor's
+failover delay), and stays fenced until the supervisor confirms it. A partitioned old primary
+is therefore no longer writable, nor counted as primary, by the time its standby is promoted.
+
 Fencing: every promotion carries a ``term``. A node that was primary and restarts comes back
 *fenced* (``writable: false``) until the supervisor confirms it (``POST /promote``) or tells it to
 follow the new primary (``POST /follow``, which re-syncs from a snapshot and so discards writes
@@ -40,6 +52,7 @@ from aiohttp import web
 from chaosrunner.demo.common import Metrics, metrics_response, reply, serve
 
 ATTACHED_FOR = 0.5      # a standby that polled this recently counts as attached (sync mode)
+LEASE = 1.0             # a supervised primary unheard-of this long fences itself (supervisor fails over at 2s)
 BATCH = 2000
 
 
@@ -68,6 +81,8 @@ class StoreNode:
         self.confirmed = 0
         self.last_poll = 0.0
         self.polling = 0
+        self.alone_ok = False          # sync mode: may acknowledge without a standby (the supervisor said so)
+        self.lease_until: float | None = None   # None: never supervised, no lease to lose
         self._changed = asyncio.Event()
         self._confirmed = asyncio.Event()
         self._follower: asyncio.Task[None] | None = None
@@ -108,6 +123,7 @@ class StoreNode:
 
     # -- client API --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        self.check_lease()
         attached = self.polling > 0 or time.monotonic() - self.last_poll < ATTACHED_FOR
         return {"node": self.name, "role": self.role, "writable": self.writable, "term": self.term,
                 "seq": self.seq, "following": self.upstream if self.role == "standby" else None,
@@ -118,7 +134,19 @@ class StoreNode:
     def _attached(self) -> bool:
         return self.polling > 0 or time.monotonic() - self.last_poll < ATTACHED_FOR
 
+    def check_lease(self) -> None:
+        """Fence this primary when the supervisor has not been heard from within the lease."""
+        if self.role == "primary" and self.writable and self.lease_until is not None \
+                and time.monotonic() > self.lease_until:
+            self.writable = False
+            self.metrics.inc("store_lease_expired_total", node=self.name)
+
+    def renew_lease(self) -> None:
+        self.check_lease()             # an expired lease stays expired: only /promote confirms again
+        self.lease_until = time.monotonic() + LEASE
+
     async def write(self, op: str, key: str, value: str | None) -> web.Response:
+        self.check_lease()
         if self.role != "primary" or not self.writable:
             why = "fenced: waiting for the supervisor" if self.role == "primary" else "not primary"
             return reply({"error": why, "node": self.name, "role": self.role}, 503)
@@ -129,7 +157,7 @@ class StoreNode:
         if self.sync:
             deadline = time.monotonic() + self.sync_timeout
             while self.confirmed < seq:
-                if not self._attached():
+                if not self._attached() and self.alone_ok:
                     self.metrics.inc("store_degraded_acks_total", node=self.name)
                     break
                 if time.monotonic() > deadline:
@@ -158,6 +186,7 @@ class StoreNode:
         if term != self.term or after > self.seq or after < self.base_seq:
             return reply({"error": "resync", "term": self.term, "seq": self.seq}, 409)
         self.last_poll = time.monotonic()
+        self.alone_ok = False          # a standby is attached: strict again until the supervisor says otherwise
         if after > self.confirmed or after < self.confirmed:
             self.confirmed = after
             self._notify("_confirmed")
@@ -237,6 +266,8 @@ class StoreNode:
             return reply({"error": f"term {term} is older than mine ({self.term})"}, 409)
         self.role, self.term, self.writable, self.upstream = "primary", term, True, None
         self.confirmed, self.last_poll = 0, 0.0
+        self.alone_ok = True                         # the supervisor's word: no standby to wait for now
+        self.lease_until = time.monotonic() + LEASE
         self._save()
         self.start_following()
         return reply(self.status())
@@ -280,6 +311,7 @@ def build_app(node: StoreNode) -> web.Application:
         return reply({"status": "ok", **node.status()})
 
     async def role(request: web.Request) -> web.Response:
+        node.renew_lease()             # the supervisor reads every node's role each round
         return reply(node.status())
 
     async def wal(request: web.Request) -> web.Response:

@@ -53,6 +53,7 @@ class Supervisor:
             self.primary, self.term = saved["primary"], saved["term"]
         self.info: dict[str, dict[str, Any]] = {}
         self.last_ok: dict[str, float] = {n: time.monotonic() for n in nodes}
+        self.released: set[str] = set()      # standbys the primary no longer waits for (sync mode)
         self.caught_up_since: float | None = None
         self.repoint_pending = False
         self.rounds = 0
@@ -122,6 +123,7 @@ class Supervisor:
                     self._event("confirmed", node=p, term=self.term)
         elif now - self.last_ok[p] >= self.failover_after:
             await self._failover(p)
+        await self._release_sync_wait(now)
         self.rounds += 1
         if self.rounds % 5 == 0 and not self.repoint_pending:
             await self._check_proxy()
@@ -137,6 +139,23 @@ class Supervisor:
                             primary=self.primary, term=self.term, status=status)
         if self.failback:
             await self._maybe_failback(now)
+
+    async def _release_sync_wait(self, now: float) -> None:
+        """Strict sync mode: only when a standby has been unreachable for the failover delay may its
+        primary acknowledge alone (confirmed again with /promote). Until then writes wait for it."""
+        p = self.primary
+        if not self.info.get(p, {}).get("reachable") or self.info[p].get("mode") != "sync":
+            return
+        for name, info in self.info.items():
+            if name == p:
+                continue
+            if info.get("reachable"):
+                self.released.discard(name)
+            elif name not in self.released and now - self.last_ok[name] >= self.failover_after:
+                status, _ = await self._post(f"{self.nodes[p]}/promote", {"term": self.term})
+                if status == 200:
+                    self.released.add(name)
+                    self._event("sync-standby-dropped", node=name, primary=p, term=self.term)
 
     async def _failover(self, old: str) -> None:
         candidates = [(info.get("seq", 0), n) for n, info in self.info.items()
