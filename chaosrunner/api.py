@@ -233,6 +233,9 @@ def _attach_load(engine: Engine, p: Plan, tl: Timeline, run_dir: Path, recovery_
     spec = p.experiment.model.load
     if spec is None:
         return None
+    inv = p.experiment.inventory.model if p.experiment.inventory else None
+    if spec.host is None and spec.master is None and inv is not None and inv.base_url:
+        spec = spec.model_copy(update={"host": inv.base_url})     # users without a host hit the base_url
     from chaosrunner.load import LoadRunner
     from chaosrunner.load.slo import window_stats
 
@@ -241,8 +244,9 @@ def _attach_load(engine: Engine, p: Plan, tl: Timeline, run_dir: Path, recovery_
 
     def died(reason: str) -> None:
         loop = holder.get("loop")
-        if loop is not None:
-            loop.call_soon_threadsafe(engine.abort, f"the load generator died: {reason}")
+        if loop is not None:                      # the details are in the ERROR event and locust.log
+            first = reason.strip().splitlines()[0].rstrip(":") if reason.strip() else "no reason given"
+            loop.call_soon_threadsafe(engine.abort, f"the load generator died: {first} (see locust.log)")
 
     runner = LoadRunner(spec, run_dir, tl, base_dir=p.experiment.file.parent, run_time=span, on_died=died)
     runner.preflight()

@@ -139,27 +139,33 @@ class Engine:
                 sample = await take_sample(probe, tl)
                 ok, error = sample.ok, sample.error
                 await probe.close()
+            elif step.spec.type == "network" and getattr(step.spec, "operation", "") == "restore":
+                for fault in step.faults:         # the undoing of faults: an action, not a fault window
+                    await self._restore(fault)
             else:
                 for fault in step.faults:
                     await self._inject(fault)
                 spec = step.spec
-                reverts_itself = not (spec.type == "network" and getattr(spec, "operation", "") == "restore")
-                if spec.duration and reverts_itself:
+                if spec.duration:
                     ids = [f.fault_id for f in step.faults]
                     if spec.background:
                         self._background.append(asyncio.create_task(self._hold_then_revert(ids, spec.duration)))
                     else:
                         await self._hold_then_revert(ids, spec.duration)
-                elif not reverts_itself:
-                    # a restore is itself the undoing: nothing stays active
-                    for fault in step.faults:
-                        self.active.pop(fault.fault_id, None)
-                        self.ledger.strike(fault.fault_id)
         except DriverError as exc:
             ok, error = False, str(exc)
             raise
         finally:
             tl.event(K.STEP_ENDED, step=step.label, index=step.index, ok=ok, error=error, section=step.section)
+
+    async def _restore(self, fault: PlannedFault) -> None:
+        drv = self._driver(fault.driver)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(drv.inject, fault), fault.spec.timeout)
+        except Exception as exc:  # noqa: BLE001 - recorded; a failed restore is a failed rollback step
+            self.timeline.event(K.ACTION, name=f"restore {fault.target_name}", ok=False, error=str(exc) or repr(exc))
+            raise DriverError(str(exc) or repr(exc), target=fault.target_name, fault="network restore") from exc
+        self.timeline.event(K.ACTION, name=f"restore {fault.target_name}", ok=True, target=fault.target_name)
 
     async def _hold_then_revert(self, fault_ids: list[str], duration: float) -> None:
         await asyncio.sleep(duration)
@@ -253,7 +259,14 @@ class Engine:
         sampling = self.plan.experiment.model.sampling
         names = [p.name for p in self.probes]
         deadline = self.timeline.now() + self.options.recovery_timeout
+        # observe at least stable_for after the last revert, even when nothing deviated: the
+        # recovery window (and its SLO) needs data of its own
+        reverts = [e.t for e in self.timeline.events_of(K.FAULT_REVERTED)]
+        settle = (max(reverts) + sampling.stable_for) if reverts else 0.0
         while self.timeline.now() < deadline and not self._signalled:
+            if self.timeline.now() < settle:
+                await asyncio.sleep(sampling.interval)
+                continue
             results = recovery_from_timeline(self.timeline, names, sampling.interval, sampling.stable_for)
             if all(r.recovered for r in results[-1:]):
                 return

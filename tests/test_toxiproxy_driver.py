@@ -114,3 +114,28 @@ def test_restore_in_rollbacks_and_idempotent_revert(tmp_path, proxied):
     ToxiproxyDriver().revert(h)                    # nothing to remove: still fine
     ToxiproxyDriver().revert(h)
     assert call(proxied.api_url + "/proxies/web")["enabled"] is True
+
+
+def test_partition_until_rollback_restore_is_an_action_not_a_fault(tmp_path, proxied):
+    """A partition without duration lasts until the rollbacks; their `restore` is recorded as an
+    action (not a new fault window), so recovery is measured at once instead of waiting it out."""
+    exp = write(tmp_path / "exp.yaml", """\
+name: until-rollback
+targets: inv.yaml
+steady_state:
+  - probe: {type: http, url: "${web.url}/health", timeout: 300ms}
+method:
+  - action: {type: network, target: web, operation: partition}
+  - pause: 1s
+rollback:
+  - action: {type: network, target: web, operation: restore}
+objectives: {rto: 5s}
+sampling: {interval: 100ms, stable_for: 300ms}
+""")
+    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "r", render_report=False,
+                                                   recovery_timeout=20))
+    kinds = [e["kind"] for e in result.data["timeline"]["events"]]
+    assert kinds.count("fault_injected") == 1 and kinds.count("fault_reverted") == 1
+    assert any(e["kind"] == "action" and e["data"]["ok"] for e in result.data["timeline"]["events"])
+    assert result.data["duration_s"] < 8                   # no wait for the 20s recovery timeout
+    assert result.status == "held" and call(proxied.api_url + "/proxies/web")["enabled"] is True
