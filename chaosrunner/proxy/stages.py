@@ -63,8 +63,13 @@ class Stage:
     def flush(self) -> None:
         """Release everything held, now (the toxic is being removed or replaced)."""
 
+    timer: Any = None
+
     def cancel(self) -> None:
-        """The connection is closed: drop timers and held data."""
+        """The connection is closed: drop timers and held data (here: the stage's one timer)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def carry_state(self, old: Stage) -> None:
         """Take over per-connection state from the stage this one replaces (toxic updated)."""
@@ -236,10 +241,6 @@ class SlowClose(Stage):
             self.timer.cancel()
             self._release()
 
-    def cancel(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
 
 
 class Timeout(Stage):
@@ -267,10 +268,6 @@ class Timeout(Stage):
     def flush(self) -> None:
         self.cancel()
 
-    def cancel(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
 
 
 class ResetPeer(Stage):
@@ -303,10 +300,6 @@ class ResetPeer(Stage):
     def flush(self) -> None:
         self.cancel()
 
-    def cancel(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
 
 
 class LimitData(Stage):
