@@ -99,7 +99,7 @@ def plan(file: Path = typer.Argument(..., help="experiment file"),
                 label = ("rollback " if s.section == "rollback" else "") + s.label
                 if not s.faults:
                     table.add_row(str(s.index), f"+{format_duration(s.at)}", label, "", "")
-                for f, (inj, rev) in zip(s.faults, s.describe):
+                for f, (inj, rev) in zip(s.faults, s.describe, strict=True):
                     table.add_row(str(s.index), f"+{format_duration(s.at)}", f"{label} [{f.target_name}]", inj, rev)
             out.print(table)
         return 0
@@ -115,7 +115,8 @@ def run(file: Path = typer.Argument(..., help="experiment file"),
         junit: Path | None = typer.Option(None, "--junit", help="also copy junit.xml here (CI)"),
         as_json: bool = typer.Option(False, "--json", help="print results as JSON on stdout"),
         non_interactive: bool = typer.Option(False, "--non-interactive", help="never prompt (scheduled runs, CI)"),
-        recovery_timeout: float | None = typer.Option(None, help="seconds to wait for the steady state after the faults")) -> None:
+        recovery_timeout: float | None = typer.Option(
+            None, help="seconds to wait for the steady state after the faults")) -> None:
     """Run experiments: inject the faults, sample the probes, revert, judge, report."""
     from chaosrunner.console import LiveView, print_result
 

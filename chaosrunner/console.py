@@ -33,7 +33,7 @@ class LiveView:
         self._now = 0.0
         self._live: Live | None = None
 
-    def __enter__(self) -> "LiveView":
+    def __enter__(self) -> LiveView:
         if self.console.is_terminal:
             self._live = Live(self._panel(), console=self.console, refresh_per_second=4, transient=True,
                               get_renderable=self._panel)
@@ -86,7 +86,8 @@ def describe_event(ev: Event) -> str | None:
     if k is EventKind.PHASE_STARTED:
         return f"[bold]{d.get('phase')}[/]"
     if k is EventKind.STEADY_STATE:
-        return f"steady state {d.get('phase')}: " + ("[green]ok[/]" if d.get("ok") else f"[red]failed[/] {d.get('errors')}")
+        outcome = "[green]ok[/]" if d.get("ok") else f"[red]failed[/] {d.get('errors')}"
+        return f"steady state {d.get('phase')}: {outcome}"
     if k is EventKind.FAULT_INJECTED:
         return f"[magenta]fault injected[/] {d.get('type')} on {d.get('target')} ({d.get('fault_id')})"
     if k is EventKind.FAULT_REVERTED:
@@ -113,7 +114,8 @@ def verdict_table(result: Any) -> Table:
 
 def print_result(console: Console, result: Any) -> None:
     console.print(verdict_table(result))
-    console.print(f"result: {STATUS_TEXT[result.status]}" + (f" ({result.abort_reason})" if result.abort_reason else ""))
+    reason = f" ({result.abort_reason})" if result.abort_reason else ""
+    console.print(f"result: {STATUS_TEXT[result.status]}{reason}")
     failed = [v for v in result.verdicts if v.status is Status.FAILED and v.detail]
     for v in failed:
         console.print(f"  {v.name}: {v.detail}", markup=False)

@@ -22,13 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 JSON = Any
 
 
-class EventKind(str, Enum):
+class EventKind(StrEnum):
     RUN_STARTED = "run_started"
     RUN_ENDED = "run_ended"
     PHASE_STARTED = "phase_started"          # data: phase (steady-state-before, method, rollback, ...)

@@ -113,8 +113,9 @@ def test_bad_var_flag(folder):
 def test_secrets_resolve_and_are_recorded(folder, monkeypatch):
     monkeypatch.setenv("CR_TOKEN", "s3cr3t-value")
     write(folder / "token.txt", "file-secret\n")
-    f = write(folder / "exp.yaml", GOOD.replace('url: "${web.url}/health"',
-                                                'url: "${web.url}/health", headers: {X-A: "${env:CR_TOKEN}", X-B: "${file:token.txt}"}'))
+    headers_yaml = 'headers: {X-A: "${env:CR_TOKEN}", X-B: "${file:token.txt}"}'
+    f = write(folder / "exp.yaml",
+              GOOD.replace('url: "${web.url}/health"', f'url: "${{web.url}}/health", {headers_yaml}'))
     exp = load_experiments(f)[0]
     headers = exp.model.steady_state[0].probe.headers
     assert headers == {"X-A": "s3cr3t-value", "X-B": "file-secret"}

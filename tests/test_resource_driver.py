@@ -50,7 +50,10 @@ def _fault(pidfile: Path, resource: str, consumption: str, duration: str = "30s"
 
 def test_memory_pressure_fills_the_targets_cgroup_and_reverts(target_in_cgroup):
     proc, cg, pidfile = target_in_cgroup
-    usage = lambda: int((cg / "memory.usage_in_bytes").read_text())
+
+    def usage() -> int:
+        return int((cg / "memory.usage_in_bytes").read_text())
+
     before = usage()
     driver = ResourceDriver()
     handle = driver.inject(_fault(pidfile, "memory", "60%"))

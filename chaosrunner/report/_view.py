@@ -165,7 +165,7 @@ def deviations(tl: Timeline, limit: int = 50) -> list[dict[str, Any]]:
         else:
             g[0] += 1
             g[2] = s.start
-    rows = [{"probe": p, "error": e, "count": int(c), "first": clock(a), "last": clock(b)}
+    rows: list[dict[str, Any]] = [{"probe": p, "error": e, "count": int(c), "first": clock(a), "last": clock(b)}
             for (p, e), (c, a, b) in groups.items()]
     rows.sort(key=lambda r: -r["count"])
     return rows[:limit]

@@ -32,7 +32,7 @@ FAULT_COLOUR = "#f9a825"
 INSTANT_STYLE = {"detection": ("--", "#6a1b9a", "detected"),
                  "recovery": ("-", "#00838f", "recovered"),
                  "failover": (":", "#000000", "failed over")}
-_RC = {"svg.fonttype": "none", "text.parse_math": False, "font.size": 9, "axes.titlesize": 10,
+_RC: dict[str, Any] = {"svg.fonttype": "none", "text.parse_math": False, "font.size": 9, "axes.titlesize": 10,
        "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
        "svg.image_inline": True}
 
@@ -48,7 +48,8 @@ class Chart:
 def figure_svg(fig: Figure, key: str, title: str) -> str:
     """Serialise a figure to an inline, responsive ``<svg>`` element with a ``<title>``."""
     buf = io.StringIO()
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": key}):
+    rc: Any = {**_RC, "svg.hashsalt": key}   # matplotlib types rc keys as a Literal union
+    with matplotlib.rc_context(rc):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     text = buf.getvalue()
     text = text[text.index("<svg"):]

@@ -64,7 +64,7 @@ def index_entry(run: dict[str, Any]) -> dict[str, Any]:
     recoveries = [w.get("recovery") for w in windows]
     recovered = all(w.get("recovered") is not False and (w.get("recovery") is not None or w.get("detection") is None)
                     for w in windows)
-    rto = max((_finite(r) for r in recoveries if _finite(r) is not None), default=None)
+    rto = max((r for r in map(_finite, recoveries) if r is not None), default=None)
     integ = (run.get("measurements") or {}).get("integrity") or {}
     verdicts = v.verdicts_of(run)
     return {
@@ -117,7 +117,8 @@ def trend_chart(name: str, runs: list[dict[str, Any]], key: str) -> str:
 
     from datetime import timedelta
 
-    points = sorted(((_started(e), e) for e in runs if _started(e) is not None), key=lambda p: p[0])
+    dated = ((_started(e), e) for e in runs)
+    points = sorted(((at, e) for at, e in dated if at is not None), key=lambda p: p[0])
     if points:  # a single run (or runs on one day) still gets a readable date axis
         lo, hi = points[0][0], points[-1][0]
         pad = timedelta(days=1) if hi - lo < timedelta(days=2) else (hi - lo) * 0.05
