@@ -84,7 +84,7 @@ def test_breaker_opens_when_external_service_is_faulted_and_closes_after(demo):
             assert reply["status"] == "degraded"
         started = time.monotonic()
         status, body, headers = http("GET", f"{api}/fleet/status")
-        assert time.monotonic() - started < 0.2                # open breaker: no waiting on the dependency
+        assert time.monotonic() - started < 0.4                # open breaker: no waiting out the 0.5 s timeout
         assert status == 200 and json.loads(body)["reason"] == "circuit open" and headers["X-Degraded"] == "true"
         text = http("GET", f"{api}/metrics")[1].decode()
         assert metric(text, "api_circuit_state", dependency="external") == 1

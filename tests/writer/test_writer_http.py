@@ -1,4 +1,5 @@
 """The writer against a real local HTTP store that drops, refuses and corrupts writes on cue."""
+import statistics
 import time
 
 import pytest
@@ -63,7 +64,9 @@ def test_fixed_deadlines_hold_while_the_store_hangs(kv):
     writer.close()
     gaps = [b.sent - a.sent for a, b in zip(records[:-1], records[1:], strict=True)]
     assert len(records) == pytest.approx(50, abs=3)
-    assert max(abs(g - 0.02) for g in gaps) < 0.015
+    # sends keep the 20 ms schedule (a writer waiting on each 300 ms ack would space them 300 ms)
+    assert statistics.median(gaps) == pytest.approx(0.02, abs=0.003)
+    assert max(gaps) < 0.1
     assert all(r.ack is not None and r.ack - r.sent >= 0.29 for r in records)
 
 
