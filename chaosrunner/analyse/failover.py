@@ -13,6 +13,11 @@ primary; several names joined with "," mean several nodes claimed primary in tha
   the steady state ok, minus the window's revert (the moment the old primary could return),
   or minus the failover instant when the window was never reverted; never negative.
 - Split brain = a sample in which two or more different nodes claimed primary.
+- A fault window whose steady state never deviated (no failed sample of any steady-state probe,
+  the role probe included, in its scope) and in which no failover happened needed none: its
+  failover and failback verdicts are SKIPPED ("no deviation: no failover needed"). When every
+  window skips, the objective was never exercised and its verdict is UNKNOWN (the run is then
+  inconclusive, not held). No fault injected at all → SKIPPED (the objective does not apply).
 Resolution of every time: ± the sampling interval.
 """
 from __future__ import annotations
@@ -59,6 +64,12 @@ class FailoverResult:
     split_brain: tuple[dict[str, Any], ...]
     measured: bool = True
     note: str = ""
+    deviated: bool = True              # a steady-state sample (role probe included) failed in the scope
+
+    @property
+    def not_needed(self) -> bool:
+        """The steady state never deviated and nobody failed over: this window needed no failover."""
+        return self.measured and not self.deviated and not self.failed_over
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +79,7 @@ class FailoverResult:
             "failover_at": self.failover_at, "failed_back": self.failed_back,
             "failback_time": json_seconds(self.failback_time), "failback_at": self.failback_at,
             "split_brain": list(self.split_brain), "measured": self.measured, "note": self.note,
+            "deviated": self.deviated,
         }
 
 
@@ -84,8 +96,9 @@ def failover_results(samples: Iterable[Sample], events: Iterable[Event], probe: 
         scope_end = windows[i + 1].start if i + 1 < len(windows) else math.inf
         scoped = [s for s in role if w.start <= s.start < scope_end]
         before = [s for s in role if s.start < w.start and len(primaries(s)) == 1]
+        deviated = any(not s.ok for ps in series.values() for s in ps.samples if w.start <= s.start < scope_end)
         common: dict[str, Any] = dict(window=w.index, t0=w.start, reverted_at=w.end, probe=probe, resolution=interval,
-                      split_brain=tuple(split_brain_instants(scoped, probe)))
+                      split_brain=tuple(split_brain_instants(scoped, probe)), deviated=deviated)
         if not before:
             out.append(FailoverResult(**common, primary_before=None, failed_over=False, new_primary=None,
                                       failover_time=math.inf, failover_at=None, failed_back=False,
@@ -104,7 +117,7 @@ def failover_results(samples: Iterable[Sample], events: Iterable[Event], probe: 
         if changed and done is None:
             note = f"{primaries(changed[0])[0]} became primary but the steady state was never ok"
         elif not changed:
-            note = f"{old} stayed primary"
+            note = f"{old} stayed primary" + ("" if deviated else "; the steady state never deviated")
         reference = w.end if w.end is not None else failover_at
         out.append(FailoverResult(
             **common, primary_before=old, failed_over=bool(changed),
@@ -124,17 +137,37 @@ def _pm(seconds: float, resolution: float) -> str:
     return f"{format_duration(seconds)} ± {format_duration(resolution)}"
 
 
+NO_FAULT = "no fault was injected: the objective does not apply to this run"
+NOT_NEEDED = "no deviation: no failover needed"
+
+
+def _never_exercised(which: str, expected: str, results: Sequence[FailoverResult]) -> Verdict | None:
+    """UNKNOWN when no fault window called for a failover (so its time could not be measured)."""
+    if not results or not all(r.not_needed for r in results):
+        return None
+    windows = "the fault window" if len(results) == 1 else f"all {len(results)} fault windows"
+    return Verdict(which, Status.UNKNOWN, expected, "not exercised",
+                   f"the steady state never deviated in {windows}: no failover was needed, so the {which} time "
+                   "could not be measured", kind="objective", data={"windows": [r.to_dict() for r in results]})
+
+
 def failover_verdicts(results: Sequence[FailoverResult], within: float | None) -> list[Verdict]:
     """Judge ``objectives.failover.within`` per fault window; ``[]`` without that objective."""
     if within is None:
         return []
     expected = f"failover ≤ {format_duration(within)}"
     if not results:
-        return [Verdict("failover", Status.UNKNOWN, expected, "no fault was injected", kind="objective")]
+        return [Verdict("failover", Status.SKIPPED, expected, "no fault was injected", NO_FAULT, kind="objective")]
+    never = _never_exercised("failover", expected, results)
+    if never is not None:
+        return [never]
     out = []
     for res in results:
         name, data = _name("failover", res, len(results)), res.to_dict()
-        if not res.measured:
+        if res.not_needed:
+            out.append(Verdict(name, Status.SKIPPED, expected, "not needed", NOT_NEEDED, kind="objective",
+                               data=data))
+        elif not res.measured:
             out.append(Verdict(name, Status.UNKNOWN, expected, "not measured", res.note, kind="objective", data=data))
         elif not res.failed_over:
             out.append(Verdict(name, Status.FAILED, expected, "no failover happened", res.note, kind="objective",
@@ -157,11 +190,17 @@ def failback_verdicts(results: Sequence[FailoverResult], within: float | None) -
         return []
     expected = f"failback ≤ {format_duration(within)}"
     if not results:
-        return [Verdict("failback", Status.UNKNOWN, expected, "no fault was injected", kind="objective")]
+        return [Verdict("failback", Status.SKIPPED, expected, "no fault was injected", NO_FAULT, kind="objective")]
+    never = _never_exercised("failback", expected, results)
+    if never is not None:
+        return [never]
     out = []
     for res in results:
         name, data = _name("failback", res, len(results)), res.to_dict()
-        if not res.measured or res.failover_at is None:
+        if res.not_needed:
+            out.append(Verdict(name, Status.SKIPPED, expected, "not needed", NOT_NEEDED, kind="objective",
+                               data=data))
+        elif not res.measured or res.failover_at is None:
             out.append(Verdict(name, Status.UNKNOWN, expected, "no failover to fail back from",
                                res.note, kind="objective", data=data))
         elif not res.failed_back:

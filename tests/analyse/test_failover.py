@@ -107,6 +107,52 @@ def test_no_fault_and_no_objective():
     tl = Timeline()
     sample_probe(tl, "db-role", 10.0, lambda t: True, role=lambda t: "pg1")
     assert measure(tl) == []
-    assert failover_verdicts([], 30.0)[0].status is Status.UNKNOWN
+    assert failover_verdicts([], 30.0)[0].status is Status.SKIPPED
+    assert failback_verdicts([], 30.0)[0].status is Status.SKIPPED
     assert failover_verdicts([], None) == [] and failback_verdicts([], None) == []
     assert split_brain_verdict([], "db-role").status is Status.UNKNOWN
+
+
+def test_a_window_without_deviation_needs_no_failover():
+    """Window 1 kills the primary (failover); window 2 is a harmless latency fault: RTO 0, nobody fails over."""
+    def role(t):
+        return "pg1" if t < 12.0 else "pg2"
+    tl = role_timeline(role, api_ok=lambda t: not (10.0 <= t < 14.0), faults=((10.0, 11.0), (30.0, 31.0)))
+    r1, r2 = measure(tl)
+    assert r1.failed_over and r1.deviated and not r1.not_needed
+    assert not r2.failed_over and not r2.deviated and r2.not_needed
+    v1, v2 = failover_verdicts([r1, r2], 30.0)
+    assert v1.status is Status.PASSED
+    assert v2.name == "failover (fault window 2)" and v2.status is Status.SKIPPED
+    assert v2.detail == "no deviation: no failover needed"
+    f1, f2 = failback_verdicts([r1, r2], 30.0)
+    assert f2.status is Status.SKIPPED and f1.status is Status.FAILED
+
+
+def test_a_window_that_deviated_without_failover_still_fails():
+    tl = role_timeline(lambda t: "pg1", api_ok=lambda t: not (30.0 <= t < 33.0), faults=((10.0, 11.0), (30.0, 31.0)))
+    r1, r2 = measure(tl)
+    assert r1.not_needed and not r2.not_needed
+    v1, v2 = failover_verdicts([r1, r2], 30.0)
+    assert v1.status is Status.SKIPPED
+    assert v2.status is Status.FAILED and v2.measured == "no failover happened"
+
+
+def test_no_window_deviated_so_failover_is_unknown():
+    """A failover objective that no window exercised could not be measured: one UNKNOWN verdict."""
+    tl = role_timeline(lambda t: "pg1", faults=((10.0, 11.0), (30.0, 31.0)))
+    results = measure(tl)
+    assert all(r.not_needed for r in results)
+    (v,) = failover_verdicts(results, 30.0)
+    assert v.name == "failover" and v.status is Status.UNKNOWN and v.kind == "objective"
+    assert "never deviated in all 2 fault windows" in v.detail
+    (b,) = failback_verdicts(results, 30.0)
+    assert b.status is Status.UNKNOWN
+
+
+def test_a_failed_role_sample_is_a_deviation():
+    """The role probe is part of the steady state: a role sample that failed is a deviation."""
+    tl = role_timeline(lambda t: "pg1", role_ok=lambda t: not (10.0 <= t < 11.0))
+    (res,) = measure(tl)
+    assert res.deviated and not res.not_needed
+    assert failover_verdicts([res], 30.0)[0].status is Status.FAILED

@@ -65,3 +65,15 @@ def test_not_read_back_and_no_writes_are_unknown():
 def test_write_interval_is_robust_to_a_stall():
     recs = writes(20)
     assert write_interval(recs + [WriteRecord(99, "k", 10.0, None)]) == pytest.approx(P)
+
+
+def test_rpo_without_a_survivor_is_measured_from_the_first_lost_sending():
+    """Printed rule: when no acknowledged write survived before the loss, the oldest lost write's
+    sending time stands in for the newest survivor's acknowledgement."""
+    recs = writes(10, found=lambda i: "missing" if i < 4 else "present", latency=0.02)
+    res = integrity(recs)
+    assert res.lost == 4
+    assert res.last_surviving_before_loss == pytest.approx(0.0)          # sent at 0.0, acknowledged at 0.02
+    assert res.rpo == pytest.approx(3 * P + 0.02)                          # ack of write 3 − send of write 0
+    (rpo, _) = integrity_verdicts(res, 3 * P)
+    assert rpo.status is Status.FAILED and "measured from the first lost write's sending" in rpo.detail

@@ -59,7 +59,12 @@ def test_late_failure_is_not_recovery_at_zero():
     sample_probe(tl, "api", 40.0, lambda t: not (15.0 <= t < 25.0))   # fine for 10 s, then down 10 s
     (res,) = measure(tl)
     assert res.detection_time == pytest.approx(10.0)
+    # the stable window before the first failure does not count: recovery is the first stable window
+    # that starts after the first failed sample (a literal "first stable window after t0" would give 0 s)
     assert res.recovery_time == pytest.approx(20.0)
+    assert res.recovered_at == pytest.approx(25.0)
+    (v,) = rto_verdicts([res], 15.0)
+    assert v.status is Status.FAILED
 
 
 def test_never_recovered_is_unbounded_and_fails():
@@ -156,12 +161,13 @@ def test_not_recovered_before_the_next_fault():
     assert r2.recovery_time == pytest.approx(2.0)
 
 
-def test_no_fault_is_unknown_and_no_objective_is_no_verdict():
+def test_no_fault_is_skipped_and_no_objective_is_no_verdict():
+    """Nothing was injected, so nothing had to recover: the objective does not apply (not inconclusive)."""
     tl = Timeline()
     sample_probe(tl, "api", 10.0, lambda t: True)
     assert measure(tl) == []
     (v,) = rto_verdicts([], 30.0)
-    assert v.status is Status.UNKNOWN
+    assert v.status is Status.SKIPPED and "does not apply" in v.detail
     assert rto_verdicts([], None) == []
 
 
