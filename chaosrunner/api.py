@@ -24,14 +24,14 @@ from chaosrunner.analyse.failover import failback_verdicts, failover_results, fa
 from chaosrunner.analyse.integrity import integrity, integrity_verdicts
 from chaosrunner.analyse.recovery import recovery_from_timeline, rto_verdicts
 from chaosrunner.analyse.steady import held_during_faults, steady_state_verdicts
-from chaosrunner.analyse.verdict import Status, Verdict
+from chaosrunner.analyse.verdict import Status, Verdict, unmeasured_objectives
 from chaosrunner.documents import LoadedExperiment, load_experiments
 from chaosrunner.drivers import registry
 from chaosrunner.engine import Engine, EngineOptions
 from chaosrunner.errors import ChaosRunnerError, ConfigError, PlanError
 from chaosrunner.plan import Plan, make_plan
 from chaosrunner.probes import ProbeContext, build_probe
-from chaosrunner.results import RunResult, iso, versions, write_run_json
+from chaosrunner.results import EXIT_CODES, RunResult, iso, versions, write_run_json
 from chaosrunner.timeline import EventKind, Timeline
 
 
@@ -164,13 +164,21 @@ def _failovers(p: Plan, tl: Timeline, probe: str) -> list[Any]:
     return failover_results(tl.samples, tl.events, probe, steady, p.experiment.model.sampling.interval)
 
 
+EXIT_CODES.setdefault("inconclusive", 1)   # a CI gate must not pass on a number the run does not have
+
+
 def status_of(verdicts: list[Verdict], aborted: str | None, revert_failures: list[str]) -> str:
+    """The run's status: revert_failed, aborted, failed, inconclusive (no verdict failed, but a
+    declared objective could not be measured: exit 1) or held (everything declared was measured
+    and passed). Unmeasured hypotheses (e.g. "no fault was injected") do not make a run inconclusive."""
     if revert_failures:
         return "revert_failed"
     if aborted:
         return "aborted"
     if any(v.status is Status.FAILED for v in verdicts):
         return "failed"
+    if unmeasured_objectives(verdicts):
+        return "inconclusive"
     return "held"
 
 

@@ -12,12 +12,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chaosrunner.analyse.verdict import Status
+from chaosrunner.analyse.verdict import Status, unmeasured_objectives
 from chaosrunner.timeline import Event, EventKind, Sample
 
 MARK = {Status.PASSED: "[green]✓ passed[/]", Status.FAILED: "[red]✗ failed[/]",
         Status.UNKNOWN: "[yellow]? unknown[/]", Status.SKIPPED: "[dim]- skipped[/]"}
 STATUS_TEXT = {"held": "[bold green]HELD[/]", "failed": "[bold red]FAILED[/]", "aborted": "[bold yellow]ABORTED[/]",
+               "inconclusive": "[bold yellow]INCONCLUSIVE — an objective could not be measured[/]",
                "revert_failed": "[bold red]REVERT FAILED — a fault is still active, run `chaosrunner recover`[/]"}
 
 
@@ -119,5 +120,8 @@ def print_result(console: Console, result: Any) -> None:
     failed = [v for v in result.verdicts if v.status is Status.FAILED and v.detail]
     for v in failed:
         console.print(f"  {v.name}: {v.detail}", markup=False)
+    for v in unmeasured_objectives(result.verdicts):
+        why = f"{v.measured}" + (f" ({v.detail})" if v.detail else "")
+        console.print(f"  {v.name}: could not be measured: {why}", markup=False)
     report = result.run_dir / "report.html"
     console.print(f"report: {report if report.exists() else result.run_dir / 'run.json'}")

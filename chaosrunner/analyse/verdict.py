@@ -9,8 +9,12 @@ from typing import Any
 class Status(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
-    UNKNOWN = "unknown"      # could not be measured (e.g. no fault was injected)
-    SKIPPED = "skipped"      # not judged in this run (e.g. the run aborted before it)
+    UNKNOWN = "unknown"      # could not be measured (e.g. the writer's data was never read back)
+    SKIPPED = "skipped"      # not judged in this run (e.g. the run aborted before it, or nothing called for it)
+
+
+OBJECTIVE_KINDS = ("objective", "slo")
+"""Verdict kinds that judge a declared objective (``objectives:`` of the experiment file)."""
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,8 @@ class Verdict:
         d = dict(d)
         d["status"] = Status(d["status"])
         return cls(**d)
+
+
+def unmeasured_objectives(verdicts: list[Verdict]) -> list[Verdict]:
+    """Declared objectives that could not be measured: a run with one of these is *inconclusive*, not held."""
+    return [v for v in verdicts if v.kind in OBJECTIVE_KINDS and v.status is Status.UNKNOWN]

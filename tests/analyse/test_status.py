@@ -1,0 +1,52 @@
+"""The run status from its verdicts: a declared objective that could not be measured is not 'held'."""
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from chaosrunner.analyse.verdict import Status, Verdict
+from chaosrunner.api import status_of
+from chaosrunner.console import print_result
+from chaosrunner.results import RunResult
+
+
+def v(name, status, kind="objective", measured="1s ± 0.25s", detail=""):
+    return Verdict(name, status, "≤ 30s", measured, detail, kind=kind)
+
+
+PASSED = v("steady state before", Status.PASSED, kind="hypothesis")
+
+
+@pytest.mark.parametrize(("verdicts", "status", "code"), [
+    ([PASSED, v("rto", Status.PASSED)], "held", 0),
+    ([PASSED, v("rpo", Status.UNKNOWN, measured="not read back")], "inconclusive", 1),
+    ([PASSED, v("failover", Status.UNKNOWN, measured="no role probe")], "inconclusive", 1),
+    ([PASSED, v("slo p99 (recovery)", Status.UNKNOWN, kind="slo", measured="—")], "inconclusive", 1),
+    ([v("rto", Status.FAILED), v("rpo", Status.UNKNOWN)], "failed", 1),
+    # harmless: an unmeasured hypothesis, and objectives that do not apply (skipped), stay held
+    ([PASSED, v("steady state held during faults", Status.UNKNOWN, kind="hypothesis",
+                measured="no fault was injected")], "held", 0),
+    ([PASSED, v("rto", Status.SKIPPED, measured="no fault was injected"),
+      v("failover (fault window 2)", Status.SKIPPED, measured="not needed")], "held", 0),
+])
+def test_status_and_exit_code(verdicts, status, code):
+    assert status_of(verdicts, None, []) == status
+    assert RunResult("r", "x", status, Path("."), verdicts).exit_code == code
+
+
+def test_abort_and_revert_failure_win_over_inconclusive():
+    unknown = [v("rpo", Status.UNKNOWN)]
+    assert status_of(unknown, "stop condition", []) == "aborted"
+    assert status_of(unknown, None, ["web: still frozen"]) == "revert_failed"
+
+
+def test_console_says_inconclusive_and_names_what_was_not_measured(tmp_path):
+    verdicts = [PASSED, v("rpo", Status.UNKNOWN, measured="not read back", detail="3 write(s) were not read back")]
+    out = io.StringIO()
+    print_result(Console(file=out, width=200, color_system=None),
+                 RunResult("r1", "db", status_of(verdicts, None, []), tmp_path, verdicts))
+    text = out.getvalue()
+    assert "result: INCONCLUSIVE — an objective could not be measured" in text
+    assert "rpo: could not be measured: not read back (3 write(s) were not read back)" in text
+    assert "? unknown" in text
