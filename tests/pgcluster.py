@@ -116,6 +116,36 @@ class PgNode:
     def is_primary(self) -> bool:
         return not self.query("SELECT pg_is_in_recovery()")[0][0]
 
+    def leftover_processes(self) -> list[int]:
+        """Processes still working in this data directory (children outliving a killed postmaster)."""
+        here = self.datadir.resolve()
+        out = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if Path(os.readlink(entry / "cwd")) == here:
+                        out.append(int(entry.name))
+                except OSError:
+                    pass
+        return out
+
+    def reopen_read_only(self, timeout: float = 20) -> PgNode:
+        """Start this (lost) node's data directory again, alone, on a new port, read-only.
+
+        What the node had committed can then be queried directly, while it cannot take a
+        write, nor answer on the address a multi-host connection string still lists. Waits
+        first for the old postmaster's children to exit (they hold its shared memory).
+        """
+        deadline = time.monotonic() + timeout
+        while self.leftover_processes():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: processes {self.leftover_processes()} still run in {self.datadir}")
+            time.sleep(0.05)
+        node = PgNode(f"{self.name}-reopened", self.datadir, free_port(), self.sockdir)
+        _run([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l", str(node.log), "-w", "-t", "30",
+              "-o", f"-p {node.port} -k {self.sockdir} -c default_transaction_read_only=on", "start"])
+        return node
+
 
 class PgCluster:
     def __init__(self, root: Path, primary: PgNode, standby: PgNode, sync: bool):
