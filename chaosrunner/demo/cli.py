@@ -26,16 +26,29 @@ def _group() -> None:
 def up(
     dir: Path = typer.Option(DEFAULT_DIR, "--dir", help="where pid files, logs, data and the inventory go"),
     sync: bool = typer.Option(False, "--sync", help="synchronous replication (nothing acknowledged is lost)"),
-    failback: bool = typer.Option(False, "--failback", help="return the primary role to store-a once it is back"),
+    failback: bool | None = typer.Option(None, "--failback/--no-failback",
+                                         help="return the primary role to store-a on its own once it is back and "
+                                              "caught up (default: no; the ready experiments ask for it explicitly)"),
+    failover_after: str | None = typer.Option(None, "--failover-after", metavar="DURATION",
+                                              help="how long the store primary must fail its health checks before "
+                                                   "the standby is promoted (default 2s)"),
     free_ports: bool = typer.Option(False, "--free-ports", help="take free ports instead of the defaults"),
     replication_interval: float = typer.Option(0.15, "--replication-interval",
                                                help="async log-shipping interval in seconds"),
 ) -> None:
     """Start the demo (or restart the parts of a running one that died)."""
     from chaosrunner.demo.launcher import DemoError, start_demo
+    from chaosrunner.units import parse_duration
 
+    delay = None
+    if failover_after is not None:
+        try:
+            delay = parse_duration(failover_after)
+        except ValueError as exc:
+            typer.echo(f"error: --failover-after {failover_after!r}: {exc}", err=True)
+            raise typer.Exit(2) from None
     try:
-        demo = start_demo(dir, sync=sync, free_ports=free_ports, failback=failback,
+        demo = start_demo(dir, sync=sync, free_ports=free_ports, failback=failback, failover_after=delay,
                           replication_interval=replication_interval)
     except DemoError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -45,7 +58,9 @@ def up(
         typer.echo(f"The demo is already up in {demo.dir} (front door {demo.url('router')}){again}.")
     else:
         mode = "synchronous" if demo.sync else "asynchronous"
-        typer.echo(f"Demo up in {demo.startup_seconds:.1f}s ({mode} replication): front door {demo.url('router')}, "
+        back = "automatic failback" if demo.failback else "no automatic failback"
+        typer.echo(f"Demo up in {demo.startup_seconds:.1f}s ({mode} replication, failover after "
+                   f"{demo.failover_after:g}s, {back}): front door {demo.url('router')}, "
                    f"proxy API {demo.url('proxy_api')}, store roles {demo.url('supervisor')}/role")
     typer.echo(f"Inventory: {demo.inventory_path}")
     if not demo.default_ports:
@@ -80,6 +95,9 @@ def status(
         console.print(table)
         console.print(f"store primary: {st['primary'] or 'none'} (term {st['term']}); "
                       f"active region: {st['active_region']}; front door: {st['front_door']}", markup=False)
+        console.print(f"replication: {'sync' if st['sync'] else 'async'}; failover after {st['failover_after']:g}s; "
+                      f"failback: {'automatic' if st['failback'] else 'on request (POST /switchover)'}",
+                      markup=False)
         console.print(f"inventory: {st['inventory']}", markup=False)
     if st["components"] and not st["up"]:
         raise typer.Exit(1)

@@ -89,7 +89,8 @@ def proxy_config(ports: dict[str, int]) -> list[dict[str, Any]]:
 
 
 def commands(ports: dict[str, int], demo_dir: Path, *, sync: bool, failback: bool,
-             replication_interval: float, python: str = sys.executable) -> dict[str, list[str]]:
+             replication_interval: float, failover_after: float = 2.0,
+             python: str = sys.executable) -> dict[str, list[str]]:
     """The command line of each component. ``--port`` comes first so a command-line match can find it."""
     d = str(demo_dir)
     run, data = demo_dir / "run", demo_dir / "data"
@@ -110,7 +111,8 @@ def commands(ports: dict[str, int], demo_dir: Path, *, sync: bool, failback: boo
         "supervisor": component("supervisor", "supervisor", "--node", f"store-a={url(ports, 'postgres_primary')}",
                                 "--node", f"store-b={url(ports, 'postgres_standby')}",
                                 "--proxy-api", url(ports, "proxy_api"), "--store-proxy", "store",
-                                "--state", str(data / "supervisor.json"), *(["--failback"] if failback else [])),
+                                "--state", str(data / "supervisor.json"), "--failover-after", f"{failover_after:g}",
+                                *(["--failback"] if failback else [])),
         "api-r1": component("api", "api-r1", "--name", "api-r1", "--region", "r1", "--store", url(ports, "store"),
                             "--external", url(ports, "external_service")),
         "api-r2": component("api", "api-r2", "--name", "api-r2", "--region", "r2", "--store", url(ports, "store"),

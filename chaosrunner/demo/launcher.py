@@ -49,6 +49,8 @@ class Demo:
     ports: dict[str, int]
     sync: bool
     default_ports: bool
+    failback: bool = False
+    failover_after: float = 2.0
     already_up: bool = False
     restarted: list[str] = field(default_factory=list)
     startup_seconds: float = 0.0
@@ -164,27 +166,62 @@ def _write_proxy_pid(demo_dir: Path, pid: int) -> None:
     path.write_text(f"{pid}\n")
 
 
+DEFAULT_FAILOVER_AFTER = 2.0
+
+
+def _mode(sync: bool) -> str:
+    return "sync" if sync else "async"
+
+
+def _check_options(demo_dir: Path, state: dict[str, Any], sync: bool, failback: bool | None,
+                   failover_after: float | None) -> None:
+    """A running demo keeps its options: asking for other ones is an error, not a silent no-op."""
+    down = "run `chaosrunner demo down` first"
+    if bool(state["sync"]) != sync:
+        raise DemoError(f"the demo is up in {_mode(state['sync'])} mode at {demo_dir}; {down} "
+                        f"to start it in {_mode(sync)} mode")
+    if failback is not None and bool(state.get("failback")) != failback:
+        raise DemoError(f"the demo is up {'with' if state.get('failback') else 'without'} failback at {demo_dir}; "
+                        f"{down} to change it")
+    running = state.get("failover_after", DEFAULT_FAILOVER_AFTER)
+    if failover_after is not None and abs(running - failover_after) > 1e-9:
+        raise DemoError(f"the demo is up with failover after {running:g}s at {demo_dir}; {down} to change it")
+
+
 def start_demo(demo_dir: str | Path = ".chaosrunner/demo", *, sync: bool = False, free_ports: bool = False,
-               failback: bool = False, replication_interval: float = 0.15, timeout: float = 20.0) -> Demo:
-    """Start the demo (or repair a running one) and return once every component is healthy."""
+               failback: bool | None = None, failover_after: float | None = None,
+               replication_interval: float = 0.15, timeout: float = 20.0) -> Demo:
+    """Start the demo (or repair a running one) and return once every component is healthy.
+
+    ``failback``/``failover_after`` of None: the defaults (no automatic failback, 2 s) for a new
+    demo, and whatever a running demo has. A running demo asked for other options raises DemoError.
+    """
     started = time.monotonic()
     demo_dir = Path(demo_dir).resolve()
     state = _state(demo_dir)
     if state is not None and any(running_pid(demo_dir, c) for c in state["commands"]):
+        _check_options(demo_dir, state, sync, failback, failover_after)
         return _repair(demo_dir, state, timeout, started)
+    if failover_after is not None and not failover_after > 0:
+        raise DemoError(f"failover delay must be more than 0s, got {failover_after:g}s")
+    failback = bool(failback)
+    failover_after = DEFAULT_FAILOVER_AFTER if failover_after is None else failover_after
     stop_demo(demo_dir)        # leftovers of a crashed demo: strays, stale pid files, old data
     ports, default = inv.choose_ports(prefer_defaults=not free_ports)
-    cmds = inv.commands(ports, demo_dir, sync=sync, failback=failback, replication_interval=replication_interval)
+    cmds = inv.commands(ports, demo_dir, sync=sync, failback=failback, failover_after=failover_after,
+                        replication_interval=replication_interval)
     for sub in ("run", "logs", "data", "targets"):
         (demo_dir / sub).mkdir(parents=True, exist_ok=True)
     for db in (demo_dir / "data").iterdir():
         db.unlink()
     (demo_dir / "proxies.json").write_text(json.dumps(inv.proxy_config(ports), indent=2))
-    state = {"ports": ports, "sync": sync, "failback": failback, "default_ports": default, "commands": cmds,
-             "started_at": time.time()}
+    state = {"ports": ports, "sync": sync, "failback": failback, "failover_after": failover_after,
+             "default_ports": default, "commands": cmds, "started_at": time.time()}
     (demo_dir / "demo.json").write_text(json.dumps(state, indent=2))
     inv.dump_inventory(inv.inventory(ports, demo_dir), demo_dir / "targets" / "demo.yaml",
-                       f"# Inventory of the demo in {demo_dir} (written by `chaosrunner demo up`).\n")
+                       f"# Inventory of the demo in {demo_dir} (written by `chaosrunner demo up`).\n"
+                       f"# Options: {_mode(sync)} replication, failover after {failover_after:g}s, "
+                       f"{'automatic failback to store-a' if failback else 'no automatic failback'}.\n")
     procs = {name: _spawn(demo_dir, name, cmd) for name, cmd in cmds.items()}
     try:
         _wait(demo_dir, ports, procs, timeout)
@@ -192,7 +229,8 @@ def start_demo(demo_dir: str | Path = ".chaosrunner/demo", *, sync: bool = False
     except BaseException:
         stop_demo(demo_dir)
         raise
-    return Demo(demo_dir, ports, sync, default, startup_seconds=time.monotonic() - started)
+    return Demo(demo_dir, ports, sync, default, failback=failback, failover_after=failover_after,
+                startup_seconds=time.monotonic() - started)
 
 
 def _wait_front_door(ports: dict[str, int], deadline: float) -> None:
@@ -220,7 +258,9 @@ def _repair(demo_dir: Path, state: dict[str, Any], timeout: float, started: floa
     dead = [c for c in state["commands"] if running_pid(demo_dir, c) is None]
     procs = {c: _spawn(demo_dir, c, state["commands"][c]) for c in dead}
     _wait(demo_dir, state["ports"], procs, timeout)
-    return Demo(demo_dir, state["ports"], state["sync"], state["default_ports"], already_up=True,
+    return Demo(demo_dir, state["ports"], state["sync"], state["default_ports"],
+                failback=bool(state.get("failback")),
+                failover_after=state.get("failover_after", DEFAULT_FAILOVER_AFTER), already_up=True,
                 restarted=dead, startup_seconds=time.monotonic() - started)
 
 
@@ -303,6 +343,8 @@ def demo_status(demo_dir: str | Path = ".chaosrunner/demo") -> dict[str, Any]:
             extra[key] = {"error": str(exc)}
     return {"dir": str(demo_dir), "up": all(c["running"] for c in components.values()),
             "inventory": str(demo_dir / "targets" / "demo.yaml"), "sync": state["sync"],
+            "failback": bool(state.get("failback")),
+            "failover_after": state.get("failover_after", DEFAULT_FAILOVER_AFTER),
             "default_ports": state["default_ports"], "components": components,
             "primary": extra["store"].get("primary"), "term": extra["store"].get("term"),
             "active_region": extra["router"].get("active"), "front_door": inv.url(ports, "router")}

@@ -17,7 +17,11 @@ each node's ``GET /role`` is read (300 ms timeout). Then:
 - a node restarted as primary comes back fenced and is confirmed (``/promote``) if it still is
   the primary;
 - with ``--failback``, once the preferred node (the first) has followed and caught up for 3 s, a
-  controlled switchover returns the primary role to it (writes pause for the switch, none lost).
+  controlled switchover returns the primary role to it (writes pause for the switch, none lost);
+- ``POST /switchover?candidate=store-a&wait=30`` asks for that switchover explicitly (as
+  ``patronictl switchover`` does): it answers 200 once the candidate is the primary (at once if it
+  already is), as soon as the candidate follows the primary and has caught up; 503 with the
+  reason when that did not happen within ``wait`` seconds. The ready experiments end with it.
 
 ``GET /role``: ``{"primary": "<nodes claiming primary, comma-joined>", "expected", "term",
 "nodes", "events"}``; ``GET /health``; ``GET /events``. State (primary, term) persists in ``--state``.
@@ -56,6 +60,7 @@ class Supervisor:
         self.released: set[str] = set()      # standbys the primary no longer waits for (sync mode)
         self.caught_up_since: float | None = None
         self.repoint_pending = False
+        self.switchover: tuple[str, asyncio.Future[tuple[bool, str]]] | None = None
         self.rounds = 0
         self.events: list[dict[str, Any]] = []
         self.http: aiohttp.ClientSession | None = None
@@ -137,7 +142,9 @@ class Supervisor:
                 status, _ = await self._post(f"{self.nodes[name]}/follow", {"primary_url": want, "term": self.term})
                 self._event("fenced" if info.get("role") == "primary" else "follow", node=name,
                             primary=self.primary, term=self.term, status=status)
-        if self.failback:
+        if self.switchover is not None:
+            await self._serve_switchover()
+        elif self.failback:
             await self._maybe_failback(now)
 
     async def _release_sync_wait(self, now: float) -> None:
@@ -200,10 +207,15 @@ class Supervisor:
         else:
             self._event("repoint-failed", upstream=upstream, status=status, body=body)
 
+    def _caught_up(self, candidate: str) -> bool:
+        """Is ``candidate`` a reachable standby following the current primary, close to its log?"""
+        cand, cur = self.info.get(candidate, {}), self.info.get(self.primary, {})
+        return bool(cand.get("reachable") and cur.get("reachable")
+                    and cand.get("following") == self.nodes[self.primary]
+                    and cand.get("seq", -1) >= cur.get("seq", 0) - 50)
+
     async def _maybe_failback(self, now: float) -> None:
-        pref, cur = self.info.get(self.preferred, {}), self.info.get(self.primary, {})
-        if (self.primary == self.preferred or not pref.get("reachable") or not cur.get("reachable")
-                or pref.get("following") != self.nodes[self.primary] or pref.get("seq", -1) < cur.get("seq", 0) - 50):
+        if self.primary == self.preferred or not self._caught_up(self.preferred):
             self.caught_up_since = None
             return
         if self.caught_up_since is None:
@@ -211,32 +223,58 @@ class Supervisor:
             return
         if now - self.caught_up_since < CAUGHT_UP_FOR:
             return
+        await self._switchover(self.preferred, "failback")
+
+    async def _serve_switchover(self) -> None:
+        """A pending ``POST /switchover``: done now if its candidate has caught up, else next round."""
+        if self.switchover is None or self.switchover[1].done():
+            self.switchover = None
+            return
+        candidate, answer = self.switchover
+        if self.primary == candidate:
+            result = (True, f"{candidate} is the primary")
+        elif self._caught_up(candidate):
+            result = await self._switchover(candidate, "switchover")
+        else:
+            return
+        if not answer.done():
+            answer.set_result(result)
+        self.switchover = None
+
+    async def _switchover(self, candidate: str, what: str) -> tuple[bool, str]:
+        """Controlled switchover: writes pause on the primary, the candidate replays all of it, then
+        takes over. Nothing acknowledged is lost: a candidate that does not catch up within 3 s is
+        abandoned and the old primary confirmed again."""
         old = self.primary
         await self._post(f"{self.nodes[old]}/demote")          # stop writes on the current primary
         deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            await asyncio.gather(self._read_role(old), self._read_role(self.preferred))
-            if self.info[self.preferred].get("seq", -1) >= self.info[old].get("seq", 0):
-                break
-            await asyncio.sleep(0.05)
-        term = self.term + 1
-        status, body = await self._post(f"{self.nodes[self.preferred]}/promote", {"term": term})
+        caught_up = False
+        while time.monotonic() < deadline and not caught_up:
+            await asyncio.gather(self._read_role(old), self._read_role(candidate))
+            caught_up = self.info[candidate].get("seq", -1) >= self.info[old].get("seq", 0)
+            if not caught_up:
+                await asyncio.sleep(0.05)
+        status, body = (await self._post(f"{self.nodes[candidate]}/promote", {"term": self.term + 1})
+                        if caught_up else (0, "it did not replay the primary's whole log within 3s"))
         if status != 200:
-            self._event("failback-failed", status=status, body=body)
+            self._event(f"{what}-failed", node=candidate, status=status, body=body)
             await self._post(f"{self.nodes[old]}/promote", {"term": self.term})
-            return
-        self.primary, self.term, self.caught_up_since = self.preferred, term, None
+            self.caught_up_since = None
+            return False, f"{what} to {candidate} failed: {body}"
+        self.primary, self.term, self.caught_up_since = candidate, self.term + 1, None
         self._save()
-        self._event("failback", old=old, new=self.preferred, term=term)
+        self._event(what, old=old, new=candidate, term=self.term)
         self.repoint_pending = True
         await self._repoint()
-        await self._post(f"{self.nodes[old]}/follow", {"primary_url": self.nodes[self.primary], "term": term})
+        await self._post(f"{self.nodes[old]}/follow", {"primary_url": self.nodes[self.primary], "term": self.term})
+        return True, f"{candidate} is the primary (term {self.term})"
 
     def role(self) -> dict[str, Any]:
         claims = [n for n, i in self.info.items() if i.get("reachable") and i.get("role") == "primary"
                   and i.get("writable")]
         return {"primary": ",".join(claims), "expected": self.primary, "term": self.term,
-                "nodes": self.info, "events": self.events[-20:]}
+                "nodes": self.info, "events": self.events[-20:],
+                "preferred": self.preferred, "failback": self.failback, "failover_after": self.failover_after}
 
 
 def build_app(sup: Supervisor) -> web.Application:
@@ -254,8 +292,37 @@ def build_app(sup: Supervisor) -> web.Application:
     async def events(request: web.Request) -> web.Response:
         return reply(sup.events)
 
+    async def switchover(request: web.Request) -> web.Response:
+        candidate = request.query.get("candidate", sup.preferred)
+        try:
+            wait = float(request.query.get("wait", "30"))
+        except ValueError:
+            return reply({"error": "wait must be a number of seconds, e.g. wait=30"}, 400)
+        if candidate not in sup.nodes:
+            return reply({"error": f"no store node {candidate!r}; nodes: {', '.join(sup.nodes)}"}, 400)
+        if sup.switchover is not None and not sup.switchover[1].done():
+            if sup.switchover[0] != candidate:
+                return reply({"error": f"a switchover to {sup.switchover[0]} is already pending"}, 409)
+            answer = sup.switchover[1]
+        else:
+            answer = asyncio.get_running_loop().create_future()
+            sup.switchover = (candidate, answer)
+        try:
+            ok, message = await asyncio.wait_for(asyncio.shield(answer), wait)
+        except TimeoutError:
+            if sup.switchover is not None and sup.switchover[1] is answer:
+                answer.cancel()             # given up: it must not happen later, unasked
+                sup.switchover = None
+            info = sup.info.get(candidate, {})
+            why = ("it is unreachable" if not info.get("reachable") else
+                   f"it has not caught up with {sup.primary} (seq {info.get('seq')} of "
+                   f"{sup.info.get(sup.primary, {}).get('seq')})")
+            return reply({"error": f"no switchover to {candidate} within {wait:g}s: {why}",
+                          **sup.role()}, 503)
+        return reply({"switched": ok, "message": message, **sup.role()}, 200 if ok else 503)
+
     app.add_routes([web.get("/role", role), web.get("/primary", primary), web.get("/health", health),
-                    web.get("/events", events)])
+                    web.get("/events", events), web.post("/switchover", switchover)])
     return app
 
 
