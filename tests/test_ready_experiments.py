@@ -1,26 +1,32 @@
 """Every ready experiment runs on the embedded demo and ends with the verdict its file predicts.
 
-The demo runs on free ports (its own inventory is passed with --targets); the two failover
-experiments each get a demo of the replication mode they are written for.
+They run one after another on ONE demo, as a user runs them: each must leave the demo as it
+found it (healthy, store-a the store primary, every proxy enabled and without toxics, traffic in
+region r1) — the failover experiments end with a switchover back to store-a. The demo runs on
+free ports (its own inventory is passed with --targets). db-failover-sync is written for
+`demo up --sync`, so it runs on a second demo, in that mode, with the same check after it.
 """
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from chaosrunner import api
-from chaosrunner.demo import start_demo, stop_demo
+from chaosrunner.demo import demo_status, start_demo, stop_demo
 from support import ROOT
+from demo.helpers import get_json, wait_until
 
 pytestmark = pytest.mark.slow
 
-#: experiment → (predicted status, verdicts that must have that outcome)
+#: in the order they run: experiment → (predicted status, verdicts that must have that outcome)
 PREDICTED = {
     "database-failure": ("held", {"failover": "passed", "rto": "passed", "no split brain": "passed"}),
-    "memory-pressure": ("held", {"slo p99 (fault)": "passed", "slo p99 (recovery)": "passed"}),
-    "cascading-failure": ("held", {"steady state held during faults": "passed"}),
     "db-failover-async": ("failed", {"rpo": "failed", "failover": "passed", "data integrity": "passed"}),
-    "api-latency": ("held", {"slo p99 (fault)": "passed"}),
     "region-partition": ("held", {"failover": "passed", "no split brain": "passed"}),
+    "api-latency": ("held", {"slo p99 (fault)": "passed"}),
+    "cascading-failure": ("held", {"steady state held during faults": "passed"}),
+    "memory-pressure": ("held", {"slo p99 (fault)": "passed", "slo p99 (recovery)": "passed"}),
 }
 
 
@@ -39,16 +45,27 @@ def sync_demo(tmp_path_factory):
 
 
 def run_on(demo, name: str, tmp_path):
-    # every experiment starts from a demo whose primary is store-a and whose proxies carry no fault
-    stop_demo(demo.dir)
-    fresh = start_demo(demo.dir, free_ports=True, sync=demo.sync)
-    [result] = api.run(ROOT / "experiments" / f"{name}.yaml", targets=fresh.inventory_path,
+    [result] = api.run(ROOT / "experiments" / f"{name}.yaml", targets=demo.inventory_path,
                        options=api.RunOptions(report_dir=tmp_path / "reports", handle_signals=False))
     return result
 
 
+def assert_as_found(demo, after: str) -> None:
+    """The demo as `demo up` left it: every component healthy, store-a primary, no fault left."""
+    st = demo_status(demo.dir)
+    assert st["up"] and all(c["healthy"] for c in st["components"].values()), (after, st["components"])
+    role = get_json(f"{demo.url('supervisor')}/role")
+    assert role["primary"] == "store-a", (after, role["primary"], role["events"][-5:])
+    assert role["nodes"]["store-b"]["role"] == "standby", (after, role["nodes"]["store-b"])
+    proxies = get_json(f"{demo.url('proxy_api')}/proxies")
+    left = {n: p["toxics"] for n, p in proxies.items() if not p["enabled"] or p["toxics"]}
+    assert left == {}, (after, json.dumps(left))
+    wait_until(lambda: get_json(f"{demo.url('router')}/_router/status")["active"] == "r1", 5,
+               what=f"traffic back in region r1 after {after}")
+
+
 @pytest.mark.parametrize("name", list(PREDICTED))
-def test_ready_experiment_verdict(demo, name, tmp_path):
+def test_ready_experiments_one_after_another(demo, name, tmp_path):
     status, expected = PREDICTED[name]
     result = run_on(demo, name, tmp_path)
     verdicts = {v.name: v.status.value for v in result.verdicts}
@@ -58,6 +75,7 @@ def test_ready_experiment_verdict(demo, name, tmp_path):
     if name == "db-failover-async":
         assert result.data["measurements"]["integrity"]["lost"] > 0
     assert (result.run_dir / "report.html").exists()
+    assert_as_found(demo, name)
 
 
 def test_db_failover_sync_loses_nothing(sync_demo, tmp_path):
@@ -66,3 +84,4 @@ def test_db_failover_sync_loses_nothing(sync_demo, tmp_path):
     assert result.status == "held", verdicts
     integrity = result.data["measurements"]["integrity"]
     assert integrity["lost"] == 0 and integrity["rpo"] == 0 and integrity["acknowledged"] > 50
+    assert_as_found(sync_demo, "db-failover-sync")
