@@ -37,6 +37,14 @@ _RC: dict[str, Any] = {"svg.fonttype": "none", "text.parse_math": False, "font.s
        "svg.image_inline": True}
 
 
+def chart_style() -> Any:
+    """The rc settings every chart is *built* under (not only saved): matplotlib reads
+    ``text.parse_math`` when a text artist is created, so a probe named ``cost $5 and $6`` must meet
+    it then, or it is typeset as mathtext."""
+    rc: Any = dict(_RC)      # matplotlib types rc keys as a Literal union
+    return matplotlib.rc_context(rc)
+
+
 @dataclass(frozen=True)
 class Chart:
     key: str
@@ -276,6 +284,7 @@ def writes_chart(tl: Timeline, windows: list[dict[str, Any]], instants: list[tup
 
 def run_charts(tl: Timeline, probes: list[str], windows: list[dict[str, Any]],
                instants: list[tuple[str, float, int]], span: float) -> list[Chart]:
-    charts = [latency_chart(tl, windows, instants, span), throughput_chart(tl, windows, instants, span),
-              health_chart(tl, probes, windows, instants, span), writes_chart(tl, windows, instants, span)]
+    with chart_style():
+        charts = [latency_chart(tl, windows, instants, span), throughput_chart(tl, windows, instants, span),
+                  health_chart(tl, probes, windows, instants, span), writes_chart(tl, windows, instants, span)]
     return [c for c in charts if c is not None]

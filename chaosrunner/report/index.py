@@ -1,5 +1,11 @@
 """reports/index.html: every run, newest first, filterable; per experiment the trend of RTO, RPO and p99.
 
+- RTO of a run = its longest recovery over its fault windows; a run with a window that never
+  recovered has an unbounded RTO: its table cell says "not recovered" and the trend marks it at
+  the top of the axis, labelled, in the failing style (never the largest finite value instead).
+- p99 = the fault window's p99 as the run measured it (``measurements.slo.fault.p99``, estimated
+  from per-second percentiles), else the worst per-second p99 during the fault windows.
+
 Each run directory holds a small ``summary.json`` (written with its report) so the index does not
 parse every run.json again; a run without one (or with an older one) is read from its run.json.
 """
@@ -16,9 +22,9 @@ from typing import Any
 from markupsafe import Markup
 
 from chaosrunner.report import _view as v
-from chaosrunner.report.charts import figure_svg
+from chaosrunner.report.charts import chart_style, figure_svg
 
-ENTRY_VERSION = 1
+ENTRY_VERSION = 2
 
 # Filtering is an enhancement: without script every row shows; the CSP allows this script only.
 FILTER_SCRIPT = """
@@ -61,10 +67,11 @@ def index_entry(run: dict[str, Any]) -> dict[str, Any]:
     exp = run.get("experiment") or {}
     tl = v.timeline_of({"timeline": {"events": (run.get("timeline") or {}).get("events", [])}})
     windows = v.windows_of(run, tl)
-    recoveries = [w.get("recovery") for w in windows]
+    judged = [w for w in windows if w.get("measured") is not False]
     recovered = all(w.get("recovered") is not False and (w.get("recovery") is not None or w.get("detection") is None)
-                    for w in windows)
-    rto = max((r for r in map(_finite, recoveries) if r is not None), default=None)
+                    for w in judged)
+    finite = [r for r in (_finite(w.get("recovery")) for w in judged) if r is not None]
+    rto = max(finite, default=None) if recovered else None      # a window that never recovered: unbounded
     integ = (run.get("measurements") or {}).get("integrity") or {}
     verdicts = v.verdicts_of(run)
     return {
@@ -112,17 +119,23 @@ def _started(e: dict[str, Any]) -> datetime | None:
 
 def trend_chart(name: str, runs: list[dict[str, Any]], key: str) -> str:
     """RTO, RPO and p99 of one experiment's runs over time (oldest left)."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-    from matplotlib.figure import Figure
-
     from datetime import timedelta
 
     dated = ((_started(e), e) for e in runs)
     points = sorted(((at, e) for at, e in dated if at is not None), key=lambda p: p[0])
+    xlim = None
     if points:  # a single run (or runs on one day) still gets a readable date axis
         lo, hi = points[0][0], points[-1][0]
         pad = timedelta(days=1) if hi - lo < timedelta(days=2) else (hi - lo) * 0.05
         xlim = (lo - pad, hi + pad)
+    with chart_style():
+        return _trend_figure(name, key, points, xlim)
+
+
+def _trend_figure(name: str, key: str, points: list[Any], xlim: Any) -> str:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 2.6), layout="constrained")
     axes = fig.subplots(1, 3, sharex=True)
     title = f"{name}: trend over {len(points)} runs"
@@ -131,19 +144,26 @@ def trend_chart(name: str, runs: list[dict[str, Any]], key: str) -> str:
                                           ("p99", "p99 in fault window (ms)")), strict=True):
         xs = [p[0] for p in points if p[1].get(metric) is not None]
         ys = [p[1][metric] for p in points if p[1].get(metric) is not None]
+        unbounded = [p[0] for p in points if metric == "rto" and p[1].get("recovered") is False]
         ax.set_title(label, loc="left", fontsize=9)
         ax.grid(True, linewidth=0.4, alpha=0.5)
         ax.spines[["top", "right"]].set_visible(False)
-        if xs:
-            ax.plot(xs, ys, "-", color="#1565c0", linewidth=1)
+        if xs or unbounded:
+            if xs:
+                ax.plot(xs, ys, "-", color="#1565c0", linewidth=1)
             for x, p in ((p[0], p[1]) for p in points if p[1].get(metric) is not None):
                 bad = p["status"] != "held"
                 ax.plot([x], [p[metric]], "x" if bad else "o", color="#c62828" if bad else "#2e7d32",
                         markersize=6 if bad else 4)
-            ax.set_ylim(bottom=0)
+            top = max(ys, default=1.0) * 1.25 or 1.0
+            ax.set_ylim(0, top)
+            for x in unbounded:       # never recovered: unbounded, drawn at the top of the axis
+                ax.plot([x], [top], "^", color="#c62828", markersize=7, clip_on=False)
+                ax.annotate("not recovered", (x, top), xytext=(0, -4), textcoords="offset points",
+                            ha="center", va="top", fontsize=7, color="#c62828")
         else:
             ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center", color="#555")
-        if points:
+        if xlim is not None:
             ax.set_xlim(*xlim)
         locator = AutoDateLocator(minticks=2, maxticks=6)
         ax.xaxis.set_major_locator(locator)
