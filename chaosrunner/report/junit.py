@@ -4,6 +4,12 @@ The output satisfies both the Jenkins junit plugin's schema and the stricter Ant
 (``testsuite`` carries name, timestamp, hostname, tests, failures, errors, skipped, time, id and
 package; every ``testcase`` carries name, classname and time). An aborted run, or one whose fault
 could not be reverted, adds a ``run`` test case with an ``error`` so the pipeline shows why.
+
+A declared objective that could not be measured (UNKNOWN, kind objective or slo) is a
+``failure`` with ``type="inconclusive"`` and the message ``could not be measured: ...``, not a
+skip: the run exits 1 (inconclusive), and a CI system must show why. An unmeasured hypothesis
+and a verdict that did not apply (SKIPPED) are ``skipped``. ``<testsuites>`` carries only the
+attributes the Jenkins schema (xunit-plugin junit-10.xsd) allows there (no ``skipped``).
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, UTC
 from typing import Any
 
-from chaosrunner.analyse.verdict import Status
+from chaosrunner.analyse.verdict import OBJECTIVE_KINDS, Status
 from chaosrunner.report._view import verdicts_of
 
 # XML 1.0 forbids most control characters; a target's error text may contain them.
@@ -53,6 +59,11 @@ def junit_xml(run: dict[str, Any], hostname: str = "chaosrunner") -> str:
             el.text = _x("\n".join(x for x in (f"expected: {v.expected}", f"measured: {v.measured}",
                                                f"precision: ±{v.precision:g}" if v.precision is not None else "",
                                                v.detail) if x))
+        elif v.status is Status.UNKNOWN and v.kind in OBJECTIVE_KINDS:
+            failures += 1        # a declared objective without a number: the gate must not pass (exit 1)
+            el = ET.SubElement(case, "failure", message=_x(f"could not be measured: {v.measured}"),
+                               type="inconclusive")
+            el.text = _x("\n".join(x for x in (f"expected: {v.expected}", f"measured: {v.measured}", v.detail) if x))
         elif v.status in (Status.SKIPPED, Status.UNKNOWN):
             skipped += 1
             ET.SubElement(case, "skipped", message=_x(f"{v.status.value}: {v.measured}" + (
@@ -70,7 +81,7 @@ def junit_xml(run: dict[str, Any], hostname: str = "chaosrunner") -> str:
         el.text = _x(reason)
         cases.append(case)
     root = ET.Element("testsuites", name=name, tests=str(len(cases)), failures=str(failures),
-                      errors=str(errors), skipped=str(skipped), time=f"{duration:.3f}")
+                      errors=str(errors), time=f"{duration:.3f}")
     suite = ET.SubElement(root, "testsuite", name=name, timestamp=_timestamp(run.get("started")),
                           hostname=_token(hostname, "chaosrunner"), tests=str(len(cases)),
                           failures=str(failures), errors=str(errors), skipped=str(skipped),
