@@ -21,6 +21,7 @@ STATUS_TEXT = {
     "held": ("✓", "held"),
     "failed": ("✗", "failed"),
     "aborted": ("!", "aborted"),
+    "inconclusive": ("?", "inconclusive"),
     "revert_failed": ("✗", "fault not reverted"),
 }
 VERDICT_MARK = {"passed": "✓", "failed": "✗", "unknown": "?", "skipped": "–"}
@@ -126,6 +127,8 @@ def instants_of(windows: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
             v = w.get(kind)
             if v is None or (kind == "recovery" and w.get("recovered") is False) or not math.isfinite(float(v)):
                 continue
+            if kind == "recovery" and (w.get("detected") is False or w.get("detection") is None):
+                continue      # nothing deviated, so nothing recovered: no line at t0
             out.append((kind, float(start) + float(v), int(w.get("index", 0))))
     return out
 
@@ -203,6 +206,8 @@ def _is_seconds(v: Verdict) -> bool:
 def precision_text(v: Verdict) -> str:
     if v.precision is None:
         return "—"
+    if v.kind == "slo":
+        return f"±{format_duration(v.precision)} window edges"
     return "±" + (format_duration(v.precision) if _is_seconds(v) else f"{v.precision:g}")
 
 
@@ -231,40 +236,80 @@ def _fmt_objective(value: Any) -> str:
     return str(value)
 
 
+def _pm_text(value: Any, pm: str) -> str:
+    return "—" if value is None else duration_text(float(value)) + pm
+
+
 def window_rows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for w in windows:
         res = w.get("resolution")
         pm = f" ±{format_duration(res)}" if res else ""
         rec = w.get("recovery")
-        if w.get("recovered") is False or (rec is None and w.get("detection") is not None):
+        if w.get("measured") is False:
+            rec_text = "not measured"
+        elif w.get("recovered") is False or (rec is None and w.get("detection") is not None):
             rec_text = "not recovered"
         else:
-            rec_text = duration_text(rec) + (pm if rec is not None else "")
+            rec_text = _pm_text(rec, pm)
+        out_of_slo = w.get("out_of_slo")
+        deviations, relapses = w.get("deviations"), w.get("relapses")
+        if deviations is None:
+            dev_text = "—"
+        else:
+            dev_text = str(deviations) + (" (flapping)" if deviations > 1 else "")
+        failover = w.get("failover_result") or {}
+        failback = failover.get("failback_time")
+        if not failover:
+            failback_text = "—"
+        elif failback is None:
+            failback_text = "not failed back" if failover.get("failover_at") is not None else "—"
+        else:
+            failback_text = _pm_text(failback, pm)
+        if w.get("failover") is None and failover and not failover.get("failed_over"):
+            failover_text = "not needed" if failover.get("deviated") is False else "no failover"
+        elif w.get("failover") is None and failover and failover.get("measured") is not False:
+            failover_text = "never completed"
+        else:
+            failover_text = _pm_text(w.get("failover"), pm)
         rows.append({"index": int(w.get("index", 0)) + 1, "start": clock(w.get("start")), "end": clock(w.get("end")),
                      "targets": ", ".join(str(t) for t in w.get("targets") or []) or "—",
-                     "detection": duration_text(w.get("detection")) + (pm if w.get("detection") is not None else ""),
+                     "detection": _pm_text(w.get("detection"), pm) if w.get("detection") is not None else (
+                         "no deviation" if w.get("detected") is False else "—"),
                      "recovery": rec_text,
-                     "failover": duration_text(w.get("failover")) + (pm if w.get("failover") is not None else "")})
+                     "out_of_slo": duration_text(out_of_slo) if out_of_slo is not None else "—",
+                     "deviations": dev_text,
+                     "relapses": "—" if relapses is None else str(relapses),
+                     "failover": failover_text, "failback": failback_text,
+                     "bad": rec_text == "not recovered" or bool(relapses)})
     return rows
 
 
 def integrity_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """The writer's figures, formatted: durations with their ± precision, instants on the run clock."""
     integ = ((run.get("measurements") or {}).get("integrity"))
     if not integ:
         return []
-    rows = [("RPO measured", duration_text(integ.get("rpo")))]
-    for key, label in (("lost", "lost (acknowledged, then missing or altered)"), ("corrupted", "corrupted"),
-                       ("duplicated", "duplicated"), ("unacked_present", "not acknowledged but present")):
-        if key in integ:
+    res = integ.get("resolution")
+    pm = f" ± {format_duration(float(res))}" if isinstance(res, (int, float)) and res else ""
+    rpo = integ.get("rpo")
+    rows = [("RPO measured", "—" if rpo is None else duration_text(float(rpo)) + pm)]
+    for key, label in (("writes", "writes issued"), ("acknowledged", "acknowledged"),
+                       ("lost", "lost (acknowledged, then missing or altered)"), ("corrupted", "corrupted"),
+                       ("duplicated", "duplicated"), ("unacknowledged_present", "not acknowledged but present")):
+        if integ.get(key) is not None:
             rows.append((label, str(integ[key])))
     lw = integ.get("loss_window")
     if lw:
         rows.append(("loss window", f"{clock(lw[0])} – {clock(lw[1])}"))
-    for k, v in integ.items():
-        if k not in {"rpo", "lost", "corrupted", "duplicated", "unacked_present", "loss_window"} and \
-                isinstance(v, (int, float, str)) and not isinstance(v, bool):
-            rows.append((k.replace("_", " "), str(v)))
+    if integ.get("last_surviving_before_loss") is not None:
+        rows.append(("RPO measured from", clock(float(integ["last_surviving_before_loss"]))))
+    if isinstance(res, (int, float)) and res:
+        rows.append(("resolution (one write interval)", format_duration(float(res))))
+    if integ.get("read_back") is False:
+        rows.append(("read back", "no"))
+    if integ.get("note"):
+        rows.append(("note", clip(integ["note"])))
     return rows
 
 
@@ -309,6 +354,26 @@ def target_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
             text = str(handles)
         out.append((str(name), clip(text, 600)))
     return out
+
+
+def targets_line(run: dict[str, Any]) -> str:
+    """``api (url), postgres-primary (toxiproxy, process) · drivers: toxiproxy``: the header's compact line."""
+    parts = []
+    for name, handles in (run.get("targets") or {}).items():
+        kinds = [k for k in handles if k not in ("password", "secret")] if isinstance(handles, dict) else []
+        parts.append(f"{name} ({', '.join(kinds)})" if kinds else str(name))
+    drivers = ((run.get("plan") or {}).get("drivers")) or []
+    text = ", ".join(parts) or "none"
+    if drivers:
+        text += " · drivers: " + ", ".join(str(d) for d in drivers)
+    return clip(text, 600)
+
+
+def versions_line(run: dict[str, Any]) -> str:
+    versions = run.get("versions") or {}
+    parts = [f"chaosrunner {versions['chaosrunner']}" if versions.get("chaosrunner") else "",
+             f"Python {versions['python']}" if versions.get("python") else ""]
+    return " · ".join(p for p in parts if p) or "—"
 
 
 @dataclass

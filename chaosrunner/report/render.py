@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from chaosrunner.analyse.verdict import unmeasured_objectives
 from chaosrunner.report import _view as v
 from chaosrunner.report.charts import run_charts
 from chaosrunner.report.definitions import DEFINITIONS
@@ -34,10 +35,18 @@ def _tool_version(run: dict[str, Any]) -> str:
     return str((run.get("versions") or {}).get("chaosrunner") or __version__)
 
 
+def unmeasured_text(verdicts: list[Any]) -> str:
+    """``rpo (not read back), failover (no role probe)``: the objectives that could not be measured."""
+    return ", ".join(f"{x.name} ({x.measured})" if x.measured else x.name for x in unmeasured_objectives(verdicts))
+
+
 def _sentence(status: str, verdicts: list[Any]) -> str:
     failed = [x.name for x in verdicts if x.status.value == "failed"]
     if status == "held":
         return "Every hypothesis and objective held."
+    if status == "inconclusive":
+        return ("Nothing failed, but not every objective could be measured: " + unmeasured_text(verdicts)
+                + ". A run that cannot measure what it declares does not pass.")
     if status == "failed":
         return "Did not hold: " + ", ".join(failed) + "." if failed else "A hypothesis did not hold."
     if status == "aborted":
@@ -108,6 +117,8 @@ def report_context(run: dict[str, Any]) -> dict[str, Any]:
         "gameday": v.gameday_of(run, tl),
         "impact": _impact(run, tl) if run.get("gameday") else "",
         "targets": v.target_rows(run),
+        "targets_line": v.targets_line(run),
+        "versions_line": v.versions_line(run),
         "versions": [(str(k), str(x)) for k, x in (run.get("versions") or {}).items()],
         "definitions": DEFINITIONS,
         "tool_version": _tool_version(run),

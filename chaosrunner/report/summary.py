@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from chaosrunner.analyse.verdict import unmeasured_objectives
 from chaosrunner.report import _view as v
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
@@ -33,6 +34,10 @@ def summary_markdown(run: dict[str, Any]) -> str:
                  f"took {v.duration_text(run.get('duration_s'))} · exit code {run.get('exit_code', '—')}")
     if run.get("abort_reason"):
         lines.append(f"\n**Aborted:** {md(run['abort_reason'], 300)}")
+    unmeasured = unmeasured_objectives(verdicts)
+    if unmeasured:
+        lines.append("\n**Could not be measured (the run is inconclusive, exit code 1):** "
+                     + "; ".join(f"{md(x.name, 80)}: {md(x.measured, 80)}" for x in unmeasured))
     if run.get("revert_failures"):
         lines.append("\n**Faults not reverted (need a human):** "
                      + "; ".join(md(x, 200) for x in run["revert_failures"]))
@@ -44,10 +49,12 @@ def summary_markdown(run: dict[str, Any]) -> str:
                          f"{md(r['measured'], 80)} | {md(r['precision'], 20)} |")
     windows = v.window_rows(v.windows_of(run, tl))
     if windows:
-        lines += ["", "| Fault window | Targets | Detection | Recovery | Failover |", "|---|---|---|---|---|"]
+        lines += ["", "| Fault window | Targets | Detection | Recovery | Out of SLO | Deviations | Relapses | "
+                      "Failover | Failback |", "|---|---|---|---|---|---|---|---|---|"]
         for w in windows:
             lines.append(f"| {w['index']} ({w['start']} – {w['end']}) | {md(w['targets'], 80)} | "
-                         f"{w['detection']} | {w['recovery']} | {w['failover']} |")
+                         f"{w['detection']} | {w['recovery']} | {w['out_of_slo']} | {w['deviations']} | "
+                         f"{w['relapses']} | {w['failover']} | {w['failback']} |")
     integrity = v.integrity_rows(run)
     if integrity:
         lines += ["", "Data integrity: " + " · ".join(f"{md(k, 60)}: {md(x, 40)}" for k, x in integrity)]

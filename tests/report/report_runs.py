@@ -9,6 +9,7 @@ from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
+from chaosrunner.analyse.integrity import integrity
 from chaosrunner.analyse.verdict import Status, Verdict
 from chaosrunner.timeline import EventKind, LoadStat, Sample, Timeline, WriteRecord
 
@@ -51,16 +52,18 @@ def build_run(*, duration: float = 60.0, interval: float = 0.25, probes: tuple[s
             tl.add_load_stat(LoadStat(float(s), "Aggregated", 100, 40 if bad else 0, 100.0,
                                       30.0, 80.0 if not bad else 600.0, 120.0 if not bad else p99_fault))
             tl.add_load_stat(LoadStat(float(s), "GET /configs", 100, 0, 100.0, 30.0, 80.0, 120.0))
+    integ = None
     if writes:
         recs = []
         for i in range(int(duration * 20)):
             sent = i / 20
             lost = 19.9 <= sent < 20.05
             unacked = 20.05 <= sent < 26.0
+            landed = not lost and (not unacked or sent < 20.15)     # two timed-out writes landed all the same
             recs.append(WriteRecord(i, f"k{i}", sent, None if unacked else sent + 0.01,
-                                    error="timeout" if unacked else None,
-                                    found="missing" if lost else ("present" if not unacked else "missing")))
+                                    error="timeout" if unacked else None, found="present" if landed else "missing"))
         tl.replace_writes(recs)
+        integ = {**integrity(recs, 0.05).to_dict(), "rpo": rpo}   # the analysis' own keys and shapes
     verdicts = [
         Verdict("steady state before", Status.PASSED, "every probe ok", "all ok"),
         Verdict("rto", Status.FAILED if rto > 5 else Status.PASSED, "≤ 5s", f"{rto}s ± 0.25s",
@@ -92,10 +95,13 @@ def build_run(*, duration: float = 60.0, interval: float = 0.25, probes: tuple[s
         "verdicts": [v.to_dict() for v in verdicts],
         "measurements": {
             "windows": ([{"index": 0, "start": fault[0], "end": fault[1], "targets": ["postgres-primary"],
-                          "detection": 1.0, "recovery": rto, "recovered": True, "resolution": interval,
-                          "failover": 6.0}] if fault else []),
-            "integrity": ({"lost": 3, "duplicated": 0, "corrupted": 0, "unacked_present": 2, "rpo": rpo,
-                           "loss_window": [19.91, 20.06]} if writes else None),
+                          "detection": 1.0, "detected": True, "recovery": rto, "recovered": True,
+                          "resolution": interval, "out_of_slo": 7.5, "deviations": 1, "relapses": 0,
+                          "failover": 6.0,
+                          "failover_result": {"failed_over": True, "deviated": True, "failover_at": fault[0] + 6.0,
+                                              "failover_time": 6.0, "failback_time": None, "measured": True}}]
+                        if fault else []),
+            "integrity": integ,
             "slo": ({"baseline": {"p50": 30.0, "p95": 80.0, "p99": 120.0, "error_rate": 0.0, "rps": 100.0},
                      "fault": {"p50": 30.0, "p95": 600.0, "p99": p99_fault, "error_rate": 0.15, "rps": 100.0},
                      "recovery": {"p50": 30.0, "p95": 80.0, "p99": 120.0, "error_rate": 0.0, "rps": 100.0}}
