@@ -41,6 +41,13 @@ SEED_THRESHOLDS: dict[str, Any] = {"p50": "50ms", "p95": "200ms", "p99": "500ms"
 
 _MIXTURE = ((0.50, "p50"), (0.45, "p95"), (0.04, "p99"), (0.01, "max"))
 
+WINDOW_EDGE = 1.0
+"""An SLO verdict's precision (seconds): load statistics come per second, so a window's edges are
+known to ±1 s (a second straddling an injection or a revert counts in no window)."""
+PRECISION_NOTE = "per-second statistics: window edges ±1s"
+PERCENTILE_NOTE = ("the window's percentile is estimated from per-second percentiles (never below the true "
+                   "value)")
+
 
 @dataclass(frozen=True)
 class WindowStats:
@@ -126,7 +133,10 @@ def summarize(name: str, stats: list[LoadStat], start: float | None = None, end:
     return WindowStats(
         name=name, start=start, end=end, seconds=len(rows), requests=sum(s.requests for s in rows),
         failures=sum(s.failures for s in rows), p50=combine_percentile(rows, 0.50),
-        p95=combine_percentile(rows, 0.95), p99=combine_percentile(rows, 0.99))
+        p95=combine_percentile(rows, 0.95),
+        # seconds without a p99 (an attached Locust master reports none) leave the window's p99
+        # unknown: estimating it from their p95 would under-state it
+        p99=None if any(s.requests and s.p99 is None for s in rows) else combine_percentile(rows, 0.99))
 
 
 def _inside(windows: list[FaultWindow], lo: float, hi: float) -> bool:
@@ -190,13 +200,20 @@ def judge(windows: Mapping[str, WindowStats], thresholds: SloThresholds | Mappin
                 value = ws.rps if ws else None
                 measured = "—" if value is None else f"{value:.1f}/s"
                 ok = value is not None and value >= limit
-            if value is None:
+            if value is None and ws and ws.requests:
+                status, detail = Status.UNKNOWN, f"no {label} in the load statistics (an attached Locust master " \
+                                                 "does not report p99)"
+            elif value is None:
                 status, detail = Status.UNKNOWN, f"no completed requests in the {window} window"
             else:
                 status = Status.PASSED if ok else Status.FAILED
                 detail = f"{ws.requests} requests over {ws.seconds}s" if ws else ""
+                detail += f"; {PRECISION_NOTE}"
+                if metric in ("p50", "p95", "p99"):
+                    detail += f"; {PERCENTILE_NOTE}"
             verdicts.append(Verdict(name=name, status=status, expected=expected, measured=measured, detail=detail,
-                                    value=value, kind="slo", data=data))
+                                    value=value, precision=None if value is None else WINDOW_EDGE, kind="slo",
+                                    data=data))
     return verdicts
 
 
