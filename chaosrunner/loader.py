@@ -8,7 +8,9 @@ types for an unknown ``type``, the expected form for a bad duration.
 """
 from __future__ import annotations
 
+import copy
 import difflib
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from chaosrunner.errors import ConfigError, ConfigErrors, Location
+from chaosrunner.model.base import FieldError
 
 Path_ = tuple[Any, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -44,30 +47,84 @@ class Marks:
         return Location(self.file, *self.values.get((), (1, 1)))
 
 
+#: More values than any experiment or inventory holds; a file that expands beyond it is an alias bomb.
+MAX_VALUES = 100_000
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (a silent overwrite hides mistakes)."""
+    """SafeLoader whose aliases keep their own position (a shallow copy of the anchored node)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.alias_names: dict[int, str] = {}     # id of an alias's node → the alias's name
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if not self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        event = self.peek_event()
+        # the copy shares ``value`` with its anchor: an alias inside the collection it names is
+        # caught while that collection is being constructed
+        alias = copy.copy(super().compose_node(parent, index))
+        if alias is not None:
+            alias.start_mark = event.start_mark
+            self.alias_names[id(alias)] = event.anchor
+        return alias
 
 
-def _construct(node: yaml.Node, path: Path_, marks: Marks, loader: _Loader) -> Any:
-    marks.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
+@dataclass
+class _Walk:
+    """State of one construction: the budget of values and the collections being built (cycles)."""
+
+    marks: Marks
+    loader: _Loader
+    count: int = 0
+    open: set[int] = field(default_factory=set)
+    alias: yaml.Node | None = None            # the alias most recently expanded
+
+    def where(self, node: yaml.Node) -> Location:
+        return Location(self.marks.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _construct(node: yaml.Node, path: Path_, walk: _Walk) -> Any:
+    walk.count += 1
+    alias = walk.loader.alias_names.get(id(node))
+    if alias is not None:
+        walk.alias = node
+    if walk.count > MAX_VALUES:
+        last = walk.alias or node
+        raise ConfigError(f"the file expands to more than {MAX_VALUES} values"
+                          + (f" (aliases such as *{walk.loader.alias_names[id(last)]} here repeat their "
+                             "anchor's content)" if walk.alias else ""),
+                          walk.where(last),
+                          "YAML aliases (*name) repeat the content of their anchor (&name) each time they "
+                          "are used: write the content out")
+    walk.marks.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        return walk.loader.construct_object(node, deep=True)
+    if id(node.value) in walk.open:
+        raise ConfigError(f"the alias *{alias} refers to a list or mapping that contains it (a cycle)",
+                          walk.where(node), "an alias cannot stand inside its own anchor (&name): write the value out")
+    walk.open.add(id(node.value))
+    try:
+        if isinstance(node, yaml.SequenceNode):
+            return [_construct(item, path + (i,), walk) for i, item in enumerate(node.value)]
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if isinstance(key, list):
-                key = tuple(key)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError("a key must be a single value (a name or a number), not a list or mapping",
+                                  walk.where(key_node), "write the key as plain text")
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError("YAML merge keys (<<:) are not supported", walk.where(key_node),
+                                  "write the keys out in this mapping")
+            key = walk.loader.construct_object(key_node, deep=True)
             if key in out:
-                raise ConfigError(
-                    f"key {key!r} appears twice in the same mapping",
-                    Location(marks.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1),
-                    "remove one of them: YAML would silently keep only the last",
-                )
-            marks.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _construct(value_node, path + (key,), marks, loader)
+                raise ConfigError(f"key {key!r} appears twice in the same mapping", walk.where(key_node),
+                                  "remove one of them: YAML would silently keep only the last")
+            walk.marks.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = _construct(value_node, path + (key,), walk)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, path + (i,), marks, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    finally:
+        walk.open.discard(id(node.value))
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, Marks]:
@@ -79,7 +136,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Marks]:
         if node is None:
             raise ConfigError("the file is empty", Location(file, 1, 1),
                               "write an experiment: see `chaosrunner schema`")
-        data = _construct(node, (), marks, loader)
+        data = _construct(node, (), _Walk(marks, loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -90,6 +147,11 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Marks]:
                           "check the indentation and quoting around this line") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", Location(file)) from None
+    except RecursionError:
+        mark = loader.get_mark()
+        raise ConfigError("the file nests lists or mappings too deeply to read",
+                          Location(file, mark.line + 1, mark.column + 1),
+                          "an experiment needs a few levels of nesting, not hundreds: check the brackets") from None
     finally:
         loader.dispose()
     return data, marks
@@ -176,9 +238,12 @@ def _suggest(word: str, options: list[str]) -> str | None:
 def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]) -> ConfigError:
     loc = tuple(err["loc"])
     kind = err["type"]
+    hint = None
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, FieldError):         # a model validator naming the field it is about
+        loc, hint = loc + cause.path, cause.hint
     path = _data_path(data, loc)
     msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    hint = None
     if kind == "extra_forbidden":
         key = loc[-1]
         known = _known_keys(_model_at(root, loc))
@@ -212,10 +277,55 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
         hint = f"did you mean {near!r}?" if near else None
     elif kind.endswith("_type") or kind.endswith("_parsing"):
         msg = f"{msg} (got {err.get('input')!r})"
+    elif kind == "too_short" and err.get("ctx", {}).get("actual_length") == 0:
+        msg = "the list is empty"
     field_name = next((e for e in reversed(loc) if isinstance(e, str)), None)
-    if field_name and kind not in ("literal_error",):
+    hint = hint or _hint(kind, msg, field_name, err)
+    if field_name and kind not in ("literal_error",) and not isinstance(cause, FieldError):
         msg = f"{field_name}: {msg}"
     return ConfigError(msg, marks.at(path), hint)
+
+
+_EXAMPLES = {"url": "http://127.0.0.1:8080/health", "name": "db-failover", "target": "web", "api": "http://127.0.0.1:8474"}
+_ITEMS = {"experiments": "experiment", "method": "step (an action:, pause: or probe:)"}
+
+
+def _hint(kind: str, msg: str, field_name: str | None, err: dict[str, Any]) -> str | None:
+    """How to fix a type or length error pydantic reports without one."""
+    got = err.get("input")
+    key = f"{field_name}: " if field_name else ""
+    if kind in ("string_type", "str_type"):
+        if isinstance(got, (list, dict)):
+            return f"write a single string here, not a {'list' if isinstance(got, list) else 'mapping'}"
+        example = _EXAMPLES.get(str(field_name), str(got) if got is not None else "...")
+        return f'write a string such as {key}"{example}" (quote it if it looks like a number)'
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"write a whole number, e.g. {key}8080"
+    if kind in ("float_type", "float_parsing"):
+        return f"write a number, e.g. {key}0.5"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"write {key}true or {key}false"
+    if kind == "list_type":
+        return f"write a list: {key}[a, b], or one `- item` per line below"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"write a mapping here ({field_name or 'key'}: followed by indented key: value lines)"
+    if kind in ("too_short", "too_long"):
+        ctx = err.get("ctx", {})
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        item = _ITEMS.get(str(field_name), "entry")
+        under = f" under {field_name}:" if field_name else ""
+        if kind == "too_short":
+            return f"list at least {'one' if bound == 1 else bound} {item}{under}"
+        return f"list at most {bound} {item}{under}"
+    if kind in ("string_too_short",):
+        return f"write a non-empty value, e.g. {key}{_EXAMPLES.get(str(field_name), '...')}"
+    if kind == "string_pattern_mismatch" and field_name == "name":
+        return "use letters, digits, '-', '_', '.' and spaces, starting with a letter or digit"
+    if kind == "value_error" and isinstance(got, (list, dict)):
+        found = re.search(r"such as (\S+)", msg)
+        return f"write one value here, not a {'list' if isinstance(got, list) else 'mapping'}" + (
+            f", e.g. {key}{found.group(1).rstrip(',;')}" if found else "")
+    return None
 
 
 def validate(model: type[M], data: Any, marks: Marks) -> M:

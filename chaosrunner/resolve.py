@@ -21,7 +21,14 @@ from chaosrunner.loader import Marks, _suggest
 from chaosrunner.model.targets import Inventory
 
 _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_UNCLOSED = re.compile(r"\$\$\{|\$\{[^}]*\}|(\$\{)")   # group 1: a ``${`` that no ``}`` closes
 REDACTED = "***"
+
+
+def _closed(rest: str) -> str:
+    """The reference ``${<rest>`` with its ``}`` where it most likely belongs."""
+    name = rest if rest.startswith("file:") else re.split(r"[^\w.:\-]", rest, maxsplit=1)[0]
+    return "${" + name + "}" + rest[len(name):]
 
 
 @dataclass
@@ -67,6 +74,10 @@ class Resolver:
     def _string(self, text: str, path: tuple[Any, ...]) -> Any:
         if "${" not in text:
             return text
+        unclosed = next((m for m in _UNCLOSED.finditer(text) if m.group(1)), None)
+        if unclosed is not None:
+            raise ConfigError(f"{text!r}: a reference ${{... is not closed with }}", self.marks.at(path),
+                              f"write {_closed(text[unclosed.end():])} (and $${{ for a literal ${{)")
         whole = _REF.fullmatch(text)
         if whole and whole.group(1) is not None:
             return self._lookup(whole.group(1).strip(), path)   # keep non-string types (ports)

@@ -73,6 +73,19 @@ CASES = {
     "missing key": (GOOD.replace("operation: stop, ", ""), "missing required key 'operation'", 6),
     "duplicate key": (GOOD.replace("targets: inv.yaml", "targets: inv.yaml\nname: twice"), "appears twice", 3),
     "bad enum": (GOOD.replace("operation: stop", "operation: stopp"), "did you mean 'stop'", 6),
+    "missing file secret": (GOOD.replace('"${web.url}/health"',
+                                         '"${web.url}/health", headers: {X-T: "${file:no.txt}"}'),
+                            "cannot read secret file", 4),
+    "url not a string": (GOOD.replace('"${web.url}/health"', "12"), 'write a string such as url: "http', 4),
+    "bad IPv6 url": (GOOD.replace('"${web.url}/health"', '"http://[::1/health"'),
+                     "(Invalid IPv6 URL); write http://host:port/path", 4),
+    "unclosed reference": (GOOD.replace('"${web.url}/health"', '"${web.url/health"'),
+                           "hint: write ${web.url}/health", 4),
+    "port out of range": (GOOD.replace('type: http, url: "${web.url}/health"', "type: tcp, port: 99999"),
+                          "port: 99999 is out of range; write a TCP port between 1 and 65535", 4),
+    "duration as a list": (GOOD + "objectives: {rto: [1, 2]}\n",
+                           "hint: write one value here, not a list, e.g. rto: 30s", 7),
+    "no experiments": ("experiments: []\n", "experiments: the list is empty\n  hint: list at least one experiment", 1),
 }
 
 

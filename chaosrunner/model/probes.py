@@ -7,11 +7,10 @@ and are joined into the ``ProbeSpec`` union in ``chaosrunner.model.experiment``.
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from chaosrunner.model.base import Duration, Strict
+from chaosrunner.model.base import Duration, Strict, check_http_url, check_port
 
 
 class _ProbeCommon(Strict):
@@ -21,19 +20,11 @@ class _ProbeCommon(Strict):
 
 def check_url(value: str) -> str:
     """A probe URL must be absolute http(s), relative to the inventory's base_url, or a ${ref}."""
-    if "${" in value or value.startswith("/"):
+    if value.startswith("/"):
         return value
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(
-            f"{value!r} is not a URL chaosrunner can probe; write http://host:port/path, "
-            "a path such as /health (resolved against the inventory's base_url), or ${target.url}/path"
-        )
-    try:
-        _ = parts.port          # urlsplit parses the port lazily: a bad one raises only here
-    except ValueError as exc:
-        raise ValueError(f"{value!r} has a bad port: {exc}") from None
-    return value
+    return check_http_url(value, "a URL chaosrunner can probe",
+                          "write http://host:port/path, a path such as /health (resolved against the "
+                          "inventory's base_url), or ${target.url}/path")
 
 
 class HttpProbeSpec(_ProbeCommon):
@@ -61,6 +52,17 @@ class TcpProbeSpec(_ProbeCommon):
     host: str = "127.0.0.1"
     port: int | str = Field(..., description="port number, or a ${target.port} reference")
     target: str | None = None
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, v: int | str) -> int | str:
+        if isinstance(v, int):
+            return check_port(v)
+        if "${" not in v:
+            if not v.strip().isdigit():
+                raise ValueError(f"port {v!r} is not a number; write e.g. port: 8080 or port: ${{web.port}}")
+            check_port(int(v))
+        return v
 
 
 class CommandProbeSpec(_ProbeCommon):
@@ -121,6 +123,11 @@ class MetricProbeSpec(_ProbeCommon):
     window: Duration = Field(10.0, description="load source: the sliding window the metric is computed over")
     query: str | None = Field(None, description="prometheus source: the PromQL expression")
     prometheus: str | None = Field(None, description="prometheus source: server URL (else the inventory's)")
+
+    @field_validator("prometheus")
+    @classmethod
+    def _prometheus_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_http_url(v, "a Prometheus server URL", "write e.g. http://127.0.0.1:9090")
 
     @model_validator(mode="after")
     def _coherent(self) -> MetricProbeSpec:

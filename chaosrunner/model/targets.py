@@ -7,18 +7,24 @@ swapping the inventory. Each target lists the handles drivers can use (``toxipro
 """
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from chaosrunner.model.base import Strict
+from chaosrunner.model.base import FieldError, Strict, check_http_url, check_port
 
 
 class ToxiproxyHandle(Strict):
     api: str = Field("http://127.0.0.1:8474", description="the Toxiproxy (or chaosrunner proxy) API URL")
     proxy: str = Field(..., description="the proxy's name on that server")
+
+    @field_validator("api")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        return check_http_url(v, "a Toxiproxy API URL", "write e.g. http://127.0.0.1:8474")
 
 
 class ProcessHandle(Strict):
@@ -62,6 +68,11 @@ class Target(Strict):
     description: str = ""
     vars: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("port")
+    @classmethod
+    def _port(cls, v: int | None) -> int | None:
+        return None if v is None else check_port(v)
+
     def handles(self) -> list[str]:
         return [h for h in ("toxiproxy", "process", "kubernetes", "aws") if getattr(self, h) is not None]
 
@@ -72,13 +83,57 @@ class Inventory(Strict):
     prometheus: str | None = Field(None, description="Prometheus server for metric probes")
     targets: dict[str, Target] = Field(default_factory=dict)
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_http_url(v, "a base URL", "write e.g. http://127.0.0.1:8080")
+
+    @field_validator("prometheus")
+    @classmethod
+    def _prometheus_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_http_url(v, "a Prometheus server URL", "write e.g. http://127.0.0.1:9090")
+
     @model_validator(mode="after")
     def _groups_resolve(self) -> Inventory:
         for name, target in self.targets.items():
-            for member in target.group or []:
+            for i, member in enumerate(target.group or []):
                 if member not in self.targets:
-                    raise ValueError(f"group {name!r} names {member!r}, which is not a target of this inventory")
+                    near = difflib.get_close_matches(member, list(self.targets), n=1, cutoff=0.6)
+                    raise FieldError(f"group {name!r} names {member!r}, which is not a target of this inventory",
+                                     "targets", name, "group", i,
+                                     hint=f"did you mean {near[0]!r}?" if near else
+                                     "targets: " + ", ".join(self.targets))
+        cycle = self._group_cycle()
+        if cycle:
+            raise FieldError(f"group {cycle[0]!r} contains itself: {' → '.join(cycle)}",
+                             "targets", cycle[0], "group",
+                             hint="a group lists targets or other groups, never one that leads back to it")
         return self
+
+    def _group_cycle(self) -> list[str] | None:
+        """A chain of groups that leads back to its start (depth-first, each target visited once), or None."""
+        done: set[str] = set()
+        trail: list[str] = []
+
+        def visit(name: str) -> list[str] | None:
+            trail.append(name)
+            for member in self.targets[name].group or []:
+                if member in trail:
+                    return trail[trail.index(member):] + [member]
+                if member not in done:
+                    found = visit(member)
+                    if found:
+                        return found
+            trail.pop()
+            done.add(name)
+            return None
+
+        for name in self.targets:
+            if name not in done:
+                found = visit(name)
+                if found:
+                    return found
+        return None
 
     def members(self, name: str, _seen: frozenset[str] = frozenset()) -> list[str]:
         """The concrete targets a name stands for (a group expands to its members, recursively)."""
