@@ -4,4 +4,5 @@ set -euo pipefail
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" <<SQL
 CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD 'replicator';
 SQL
-echo "host replication replicator all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+# any role with REPLICATION may stream (replicator; app, the superuser a rejoined node follows with)
+echo "host replication all all scram-sha-256" >> "$PGDATA/pg_hba.conf"

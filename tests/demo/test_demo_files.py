@@ -68,3 +68,54 @@ def test_compose_inventory_names_services_that_exist():
     prom = yaml.safe_load((ROOT / "docker" / "prometheus.yml").read_text())
     scraped = {t.split(":")[0] for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
     assert scraped <= set(services)
+
+
+#: ready experiments that cannot run on docker-compose, with the reason (none, today)
+NOT_ON_COMPOSE: dict[str, str] = {}
+
+
+def test_every_ready_experiment_plans_against_the_compose_inventory():
+    from chaosrunner import api
+
+    files = sorted(p for p in (ROOT / "experiments").glob("*.yaml") if p.stem != "quickstart")
+    assert {p.stem for p in files} >= {"database-failure", "memory-pressure", "cascading-failure",
+                                       "db-failover-async", "db-failover-sync", "api-latency", "region-partition"}
+    for path in files:
+        if path.stem in NOT_ON_COMPOSE:
+            continue
+        plans = api.plan(path, targets=ROOT / "targets" / "compose.yaml")
+        assert plans and all(p.environment == "compose" for p in plans), path.name
+        for p in plans:
+            drivers = {f.driver for s in p.steps for f in s.faults}
+            assert drivers and drivers <= {"toxiproxy", "process", "resource"}, (path.name, drivers)
+
+
+def test_compose_supervisor_and_process_handles_match_the_services():
+    """The supervisor the experiments read, and the command lines the process handles match."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    data = Inventory.model_validate(yaml.safe_load((ROOT / "targets" / "compose.yaml").read_text()))
+    sup = compose["supervisor"]
+    assert "chaosrunner.demo.pgsupervisor" in sup["command"] and "127.0.0.1:18090:18090" in sup["ports"]
+    assert data.targets["supervisor"].url == "http://127.0.0.1:18090"
+    nodes = [sup["command"][i + 1] for i, a in enumerate(sup["command"]) if a == "--node"]
+    assert [n.split("=")[0] for n in nodes] == ["store-a", "store-b"]          # the embedded demo's names
+    assert "\n".join(nodes).count("host=toxiproxy") == 2                       # through their proxies
+    node_names = {s: compose[s]["environment"]["NODE_NAME"] for s in ("postgres-primary", "postgres-replica")}
+    assert node_names == {"postgres-primary": "store-a", "postgres-replica": "store-b"}
+    assert 'cluster_name="$NODE_NAME"' in (ROOT / "docker" / "postgres-node.sh").read_text()
+    for name, target in data.targets.items():
+        if target.process is None:
+            continue
+        service = compose[target.vars["compose_service"]]
+        cmd = " ".join(service.get("command", []))
+        match = target.process.match or ""
+        if match.startswith("cluster_name=") or ": walreceiver" in match:
+            assert service["environment"]["NODE_NAME"] in match, name
+        else:
+            assert match in cmd, (name, match, cmd)
+        if target.process.restart:
+            assert target.process.restart[-1] == f"chaosrunner-demo-{target.vars['compose_service']}-1"
+    for api_node in ("api-r1", "api-r2"):
+        assert compose[api_node]["mem_limit"] == "768m"
+    for pg in ("postgres-primary", "postgres-replica"):
+        assert compose[pg]["restart"] == "unless-stopped" and compose[pg]["user"] == "postgres"
