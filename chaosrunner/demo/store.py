@@ -82,6 +82,7 @@ class StoreNode:
         self.last_poll = 0.0
         self.polling = 0
         self.alone_ok = False          # sync mode: may acknowledge without a standby (the supervisor said so)
+        self.draining = False          # demoted for a switchover: no writes, but its log is still served
         self.lease_until: float | None = None   # None: never supervised, no lease to lose
         self._changed = asyncio.Event()
         self._confirmed = asyncio.Event()
@@ -181,7 +182,7 @@ class StoreNode:
             self.role, self.writable, self.upstream = "standby", False, None   # superseded: step down
             self.term = term
             self._save()
-        if self.role != "primary":
+        if self.role != "primary" and not self.draining:
             return reply({"error": "not primary", "role": self.role}, 409)
         if term != self.term or after > self.seq or after < self.base_seq:
             return reply({"error": "resync", "term": self.term, "seq": self.seq}, 409)
@@ -262,6 +263,7 @@ class StoreNode:
 
     # -- role changes (from the supervisor) ----------------------------------------------------
     def promote(self, term: int) -> web.Response:
+        self.draining = False
         if term < self.term:
             return reply({"error": f"term {term} is older than mine ({self.term})"}, 409)
         self.role, self.term, self.writable, self.upstream = "primary", term, True, None
@@ -273,6 +275,7 @@ class StoreNode:
         return reply(self.status())
 
     def follow(self, primary_url: str, term: int) -> web.Response:
+        self.draining = False
         if term < self.term:
             return reply({"error": f"term {term} is older than mine ({self.term})"}, 409)
         self.role, self.writable, self.upstream, self.term = "standby", False, primary_url.rstrip("/"), term
@@ -282,7 +285,8 @@ class StoreNode:
         return reply(self.status())
 
     def demote(self) -> web.Response:
-        self.role, self.writable, self.upstream = "standby", False, None
+        """Stop taking writes for a switchover; standbys may still pull the rest of the log."""
+        self.role, self.writable, self.upstream, self.draining = "standby", False, None, True
         self._save()
         self.start_following()
         return reply(self.status())
