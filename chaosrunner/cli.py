@@ -2,6 +2,9 @@
 
 Exit codes: 0 every hypothesis held · 1 a hypothesis failed · 2 invalid input or configuration ·
 3 aborted (stop condition, signal) · 4 a fault could not be reverted (needs a human).
+An internal error (a bug) never exits 1, which a CI gate would read as a failed hypothesis: it
+exits 2 where nothing ran (validate, plan, schema), 3 from ``run`` (aborted: no verdict) and 4
+from ``recover`` (faults may be left: a human must look).
 """
 from __future__ import annotations
 
@@ -29,8 +32,11 @@ TargetsOpt = typer.Option(None, "--targets", "-t", help="targets inventory (over
 VarOpt = typer.Option(None, "--var", help="value for ${var:NAME}, as NAME=VALUE (repeatable)")
 
 
-def _guard(fn: Callable[[], int]) -> None:
-    """Run a command: known errors print one readable message (never a traceback) and set the exit code."""
+def _guard(fn: Callable[[], int], internal: int) -> None:
+    """Run a command: known errors print one readable message (never a traceback) and set the exit code.
+
+    ``internal`` is the exit code of a bug (an unexpected exception): never 1, "a hypothesis failed".
+    """
     try:
         code = fn()
     except ChaosRunnerError as exc:
@@ -40,12 +46,17 @@ def _guard(fn: Callable[[], int]) -> None:
         err.print("interrupted", markup=False)
         code = 3
     except Exception as exc:  # noqa: BLE001 - a bug: say so plainly; details on request
-        err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)
+        detail = " ".join(str(exc).split())
+        if len(detail) > 300:
+            detail = detail[:297] + "..."
+        err.print(f"internal error: {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                  markup=False, soft_wrap=True)
         if os.environ.get("CHAOSRUNNER_DEBUG"):
             traceback.print_exc()
         else:
-            err.print("(set CHAOSRUNNER_DEBUG=1 for the traceback, and please report it)", markup=False)
-        code = 1
+            err.print("  hint: a bug in chaosrunner; please report it (CHAOSRUNNER_DEBUG=1 shows the traceback)",
+                      markup=False, soft_wrap=True)
+        code = internal
     raise typer.Exit(code)
 
 
@@ -73,7 +84,7 @@ def validate(file: Path = typer.Argument(..., help="experiment file"),
             else:
                 out.print(f"ok: {v.name} ({v.note})", markup=False)
         return 0
-    _guard(go)
+    _guard(go, internal=2)
 
 
 @app.command()
@@ -103,7 +114,7 @@ def plan(file: Path = typer.Argument(..., help="experiment file"),
                     table.add_row(str(s.index), f"+{format_duration(s.at)}", f"{label} [{f.target_name}]", inj, rev)
             out.print(table)
         return 0
-    _guard(go)
+    _guard(go, internal=2)
 
 
 @app.command()
@@ -138,24 +149,27 @@ def run(file: Path = typer.Argument(..., help="experiment file"),
         if as_json:
             print(json.dumps([r.summary() for r in results], indent=1))
         return max(r.exit_code for r in results)
-    _guard(go)
+    _guard(go, internal=3)
 
 
 @app.command()
 def schema(inventory: bool = typer.Option(False, "--inventory", help="the inventory's schema instead")) -> None:
     """Print the JSON Schema of experiment files (or inventories), for editors and CI linting."""
-    from chaosrunner.model.experiment import Experiment, ExperimentFile
-    from chaosrunner.model.targets import Inventory
+    def go() -> int:
+        from chaosrunner.model.experiment import Experiment, ExperimentFile
+        from chaosrunner.model.targets import Inventory
 
-    if inventory:
-        doc: dict[str, Any] = Inventory.model_json_schema()
-    else:
-        one, many = Experiment.model_json_schema(), ExperimentFile.model_json_schema()
-        defs = {**one.pop("$defs", {}), **many.pop("$defs", {})}
-        defs["Experiment"] = one
-        doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "chaosrunner experiment file",
-               "anyOf": [{"$ref": "#/$defs/Experiment"}, many], "$defs": defs}
-    print(json.dumps(doc, indent=1))
+        if inventory:
+            doc: dict[str, Any] = Inventory.model_json_schema()
+        else:
+            one, many = Experiment.model_json_schema(), ExperimentFile.model_json_schema()
+            defs = {**one.pop("$defs", {}), **many.pop("$defs", {})}
+            defs["Experiment"] = one
+            doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "chaosrunner experiment file",
+                   "anyOf": [{"$ref": "#/$defs/Experiment"}, many], "$defs": defs}
+        print(json.dumps(doc, indent=1))
+        return 0
+    _guard(go, internal=2)
 
 
 @app.command()
@@ -171,7 +185,7 @@ def recover(all_entries: bool = typer.Option(False, "--all", help="also faults o
             state = "reverted" if r.ok else f"FAILED: {r.error}"
             out.print(f"{e.fault_type} on {e.target} (run {e.run_id}, {e.fault_id}): {state}", markup=False)
         return 0 if all(r.ok for r in results) else 4
-    _guard(go)
+    _guard(go, internal=4)
 
 
 def _mount(name: str, module: str, help_text: str) -> None:
