@@ -83,9 +83,9 @@ class DriverError(ChaosRunnerError):
     """A driver failed to inject or talk to a target."""
 
     def __init__(self, message: str, *, target: str | None = None, fault: str | None = None):
-        self.target, self.fault = target, fault
-        prefix = f"[{fault} on {target}] " if target or fault else ""
-        super().__init__(prefix + message)
+        self.target, self.fault, self.detail = target, fault, message
+        where = " on ".join(part for part in (fault, target) if part)
+        super().__init__(f"[{where}] {message}" if where else message)
 
 
 class RevertFailed(DriverError):

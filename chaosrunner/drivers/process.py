@@ -58,7 +58,11 @@ class ProcessDriver(Driver):
 
     def inject(self, fault: PlannedFault) -> Handle:
         h = fault.process()
-        proc = find_process(h, fault.target_name)
+        what = f"process {fault.spec.operation}"
+        try:
+            proc = find_process(h, fault.target_name)
+        except DriverError as exc:
+            raise DriverError(exc.detail, target=exc.target or fault.target_name, fault=what) from exc
         op = fault.spec.operation
         data = {"pid": proc.pid, "create_time": proc.create_time(), "operation": op,
                 "handle": h.model_dump(exclude_none=True)}
@@ -71,9 +75,11 @@ class ProcessDriver(Driver):
                     _wait_gone(proc, 5.0)
                     data["restarted_pid"] = _start(h.restart or [])
         except psutil.NoSuchProcess:
-            raise DriverError(f"process {proc.pid} exited before the fault", target=fault.target_name) from None
+            raise DriverError(f"process {proc.pid} exited before the fault", target=fault.target_name,
+                              fault=what) from None
         except psutil.AccessDenied as exc:
-            raise DriverError(f"not allowed to signal process {proc.pid}: {exc}", target=fault.target_name) from exc
+            raise DriverError(f"not allowed to signal process {proc.pid}: {exc}", target=fault.target_name,
+                              fault=what) from exc
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type, data)
 
     def handle_from_intent(self, fault: PlannedFault) -> Handle | None:
