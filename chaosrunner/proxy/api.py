@@ -51,8 +51,10 @@ def json_response(value: Any, status: int = 200) -> web.Response:
 
 
 def error_response(error: ApiError) -> web.Response:
-    return web.Response(body=error.to_json().encode(), status=error.status,
-                        headers={"Content-Type": "application/json"})
+    """What the real server's ``apiError`` sends: the JSON body through Go's ``http.Error``, which
+    replaces the handler's ``application/json`` with ``text/plain``, adds ``nosniff`` and a newline."""
+    return web.Response(body=(go_json(error.body()) + "\n").encode(), status=error.status,
+                        headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
 
 
 def no_content() -> web.Response:

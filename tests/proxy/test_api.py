@@ -227,6 +227,29 @@ def test_unknown_routes_and_methods_answer_like_gorilla_mux(api):
     assert api.get("/metrics").status_code == 404  # metrics are off unless asked
 
 
+def test_errors_are_sent_as_gos_http_error_sends_them(api, upstream):
+    """apiError sets application/json, then http.Error replaces it with text/plain, adds nosniff
+    and a newline after the JSON body."""
+    r = api.get("/proxies/absent")
+    assert r.status_code == 404
+    assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.content == b'{"error":"proxy not found","status":404}\n'
+    body = {"name": "e", "listen": "127.0.0.1:0", "upstream": upstream.address}
+    assert api.post("/proxies", json=body).headers["Content-Type"] == "application/json"   # success: JSON
+    r = api.post("/proxies", json=body)
+    assert (r.status_code, r.headers["Content-Type"], r.headers["X-Content-Type-Options"]) == (
+        409, "text/plain; charset=utf-8", "nosniff")
+    r = api.post("/proxies/e/toxics", json={"type": "<nope>"})
+    assert (r.status_code, r.content) == (400, b'{"error":"invalid toxic type","status":400}\n')
+
+
+def test_metrics_off_answers_like_the_real_servers_unknown_route(api):
+    r = api.get("/metrics")
+    assert (r.status_code, r.text) == (404, "404 page not found\n")
+    assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
 def test_browsers_are_refused(api):
     r = api.get("/proxies", headers={"User-Agent": "Mozilla/5.0"})
     assert (r.status_code, r.text) == (403, "User agent not allowed\n")
