@@ -4,12 +4,19 @@ and carries no toxic (checked through the API)."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 import urllib.request
 
 import pytest
 
 from chaosrunner import api
-from chaosrunner.drivers.toxiproxy import ToxiproxyClient
+from chaosrunner.drivers.base import PlannedFault
+from chaosrunner.drivers.toxiproxy import ToxiproxyClient, ToxiproxyDriver
+from chaosrunner.errors import DriverError
+from chaosrunner.model.faults import NetworkFault
+from chaosrunner.model.targets import Target, ToxiproxyHandle
 from chaosrunner.proxy.server import start_in_thread
 from support import write
 
@@ -139,3 +146,81 @@ sampling: {interval: 100ms, stable_for: 300ms}
     assert any(e["kind"] == "action" and e["data"]["ok"] for e in result.data["timeline"]["events"])
     assert result.data["duration_s"] < 8                   # no wait for the 20s recovery timeout
     assert result.status == "held" and call(proxied.api_url + "/proxies/web")["enabled"] is True
+
+
+def planned(api_url: str, **spec) -> PlannedFault:
+    fault = NetworkFault(type="network", target="web", **spec)
+    return PlannedFault("fx", fault, "web", Target(toxiproxy=ToxiproxyHandle(api=api_url, proxy="web")), "toxiproxy")
+
+
+@pytest.mark.parametrize("direction, streams", [
+    ("both", {"upstream", "downstream"}), ("upstream", {"upstream"}), ("downstream", {"downstream"})])
+def test_loss_applies_to_the_streams_direction_selects(proxied, direction, streams):
+    driver = ToxiproxyDriver()
+    handle = driver.inject(planned(proxied.api_url, operation="loss", loss="30%", direction=direction))
+    toxics = call(proxied.api_url + "/proxies/web/toxics")
+    assert {t["stream"] for t in toxics} == streams and len(toxics) == len(streams)
+    assert all(t["type"] == "timeout" and t["attributes"] == {"timeout": 0} for t in toxics)
+    # each toxic flips its own coin: together they stall 30% of the connections
+    kept = 1.0
+    for t in toxics:
+        kept *= 1 - t["toxicity"]
+    assert 1 - kept == pytest.approx(0.3, abs=1e-4)
+    driver.revert(handle)
+    assert call(proxied.api_url + "/proxies/web/toxics") == []
+
+
+def test_downstream_loss_holds_the_answers_then_lets_them_through(proxied):
+    listen = call(proxied.api_url + "/proxies/web")["listen"]
+    driver = ToxiproxyDriver()
+    handle = driver.inject(planned(proxied.api_url, operation="loss", loss="100%", direction="downstream"))
+    assert [t["stream"] for t in call(proxied.api_url + "/proxies/web/toxics")] == ["downstream"]
+    with pytest.raises(OSError):                   # the request goes up, the answer never comes back
+        urllib.request.urlopen(f"http://{listen}/health", timeout=0.5)
+    driver.revert(handle)
+    assert call(proxied.api_url + "/proxies/web/toxics") == []
+    with urllib.request.urlopen(f"http://{listen}/health", timeout=2) as resp:
+        assert resp.status == 200
+
+
+@pytest.fixture
+def silent_api():
+    """A TCP server on loopback that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(2)
+    for s in held + [server]:
+        s.close()
+
+
+def test_a_silent_api_times_out_within_the_fault_timeout(silent_api, monkeypatch):
+    import toxiproxy.server
+
+    def raw_connect(host, port):                   # toxiproxy-python's untimed IPv4 probe
+        raise AssertionError("the driver must not use can_connect_to")
+
+    monkeypatch.setattr(toxiproxy.server, "can_connect_to", raw_connect)
+    start = time.monotonic()
+    with pytest.raises(DriverError, match="version failed"):
+        ToxiproxyClient(silent_api, timeout=0.5).version()
+    assert time.monotonic() - start < 2.0
+    start = time.monotonic()
+    with pytest.raises(DriverError, match="timed out|Timeout"):
+        ToxiproxyDriver().inject(planned(silent_api, operation="partition", timeout="500ms"))
+    assert time.monotonic() - start < 2.0

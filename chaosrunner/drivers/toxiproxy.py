@@ -3,13 +3,16 @@
 Works against the real Toxiproxy and chaosrunner's embedded proxy alike, through the
 ``toxiproxy-python`` client. The client's gaps are wrapped here rather than forked: it keeps
 one global host/port (set under a lock per call), sends requests without a timeout (a shim
-adds one), turns a 500 into ``KeyError`` and a refused connection into ``requests`` errors
-(both become ``DriverError``).
+adds one), turns a 500 into ``KeyError``, a 400 or 409 into its own exceptions and a refused
+connection into ``requests`` errors (all become ``DriverError``). Its ``Toxiproxy.version()``
+is not used: it first tries a raw IPv4 connect without a timeout.
 
 Faults and what they become:
 - ``network partition``: the proxy is disabled (live connections closed, new ones refused);
   with ``mode: blackhole``, a ``timeout 0`` toxic on both streams instead (data held forever);
-- ``network loss``: a ``timeout 0`` toxic with toxicity = loss (that share of connections stall);
+- ``network loss``: a ``timeout 0`` toxic on each stream ``direction`` selects, so that ``loss`` of
+  the connections stall (on both streams each toxic's toxicity is 1 - sqrt(1 - loss): the real
+  server flips a toxicity coin per toxic and connection);
 - ``network bandwidth``: ``bandwidth`` toxics at ``rate`` KB/s;
 - ``network restore``: re-enables the proxy and removes every toxic chaosrunner added;
 - ``latency``: a ``latency`` toxic (delay, jitter) on the chosen stream;
@@ -24,7 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 import toxiproxy.api as tp_api
-from toxiproxy.exceptions import NotFound
+from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 from toxiproxy.proxy import Proxy
 from toxiproxy.server import Toxiproxy
 
@@ -67,7 +70,7 @@ class ToxiproxyClient:
                 return fn(*args, **kwargs)
             except NotFound:
                 raise
-            except (requests.RequestException, KeyError, ValueError) as exc:
+            except (requests.RequestException, KeyError, ValueError, InvalidToxic, ProxyExists) as exc:
                 raise DriverError(f"toxiproxy API {self.api}: {what} failed: {exc!r}") from exc
             finally:
                 tp_api.APIConsumer.host, tp_api.APIConsumer.port, tp_api.requests = saved
@@ -79,8 +82,9 @@ class ToxiproxyClient:
         return found
 
     def version(self) -> str:
-        raw = self.call("version", Toxiproxy().version)
-        return raw.decode() if isinstance(raw, bytes) else str(raw or "")
+        """The server's ``GET /version`` body, through the same timed requests as every other call."""
+        response = self.call("version", tp_api.APIConsumer.get, "/version")
+        return str(response.content.decode(errors="replace"))
 
 
 def _toxics_for(spec: Any) -> list[dict[str, Any]]:
@@ -92,7 +96,9 @@ def _toxics_for(spec: Any) -> list[dict[str, Any]]:
         return [{"type": "reset_peer", "stream": "upstream", "toxicity": spec.error_rate, "attributes": {"timeout": 0}}]
     streams = ["upstream", "downstream"] if getattr(spec, "direction", "both") == "both" else [spec.direction]
     if spec.operation == "loss":
-        return [{"type": "timeout", "stream": "upstream", "toxicity": spec.loss, "attributes": {"timeout": 0}}]
+        # each toxic flips its own coin per connection: n streams at p each stall 1 - (1 - p)**n of them
+        toxicity = round(1 - (1 - spec.loss) ** (1 / len(streams)), 6)
+        return [{"type": "timeout", "stream": s, "toxicity": toxicity, "attributes": {"timeout": 0}} for s in streams]
     if spec.operation == "bandwidth":
         return [{"type": "bandwidth", "stream": s, "attributes": {"rate": spec.rate}} for s in streams]
     if spec.operation == "partition" and getattr(spec, "mode", "refuse") == "blackhole":
