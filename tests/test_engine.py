@@ -144,11 +144,17 @@ def test_run_json_output_for_machines(tmp_path, web):
 @pytest.mark.slow
 def test_signal_during_steady_state_before_injects_nothing(tmp_path, web):
     exp = folder_for(tmp_path, web, duration="5s")
-    # a slow first probe keeps the run in steady-state-before long enough to interrupt it there
+    # a slow first probe keeps the run in steady-state-before long enough to interrupt it there;
+    # it leaves a mark when it starts, so the signal lands there, not before the run has begun
+    mark = tmp_path / "probing"
     write(exp, exp.read_text().replace("steady_state:\n", "steady_state:\n  - probe: {type: command, command: "
-                                       "\"sleep 2\", timeout: 5s}\n"))
+                                       f"[sh, -c, \"touch {mark} && sleep 3\"], timeout: 6s}}\n"))
     proc = _start_run(exp, tmp_path)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while not mark.exists():
+        assert time.monotonic() < deadline and proc.poll() is None, "the run never reached steady-state-before"
+        time.sleep(0.05)
+    time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
