@@ -7,9 +7,17 @@ it into ``LoadStat`` rows:
 - requests and failures per interval are exact (differences of the master's cumulative counts);
 - the Aggregated p50/p95 are Locust's "current" percentiles: a sliding window of about 10 s
   at the master, fed by worker reports every 3 s, so they lag and smooth the real
-  per-second values; p99 and per-endpoint percentiles are not available there (None);
-- ``t`` is when the reading arrived, not when the requests completed (workers report to the
-  master every 3 s), so a latency change shows up 0-4 s late in the timeline.
+  per-second values; per-endpoint percentiles are not available there (None), nor is p99
+  unless that master charts it (``PERCENTILES_TO_CHART``): the rows' p99 stays None and the
+  p99 SLO verdicts are UNKNOWN (``slo.py``), never judged on the p95;
+- ``t`` is when the reading arrived, not when the requests completed. The observer polls once
+  a second (a reading reaches the timeline within 1 s of the master publishing it), but the
+  master publishes at most every 2 s (its web UI caches ``/stats/requests`` for 2 s) and
+  its workers report every 3 s, so a latency change shows up 0-5 s late in the timeline.
+
+At ``stop()`` the master's ``/stats/requests/csv`` and ``/stats/failures/csv`` are saved in the
+run folder as ``locust_stats.csv`` and ``locust_failures.csv`` (the names the local runner's
+Locust writes), while that master still answers.
 """
 from __future__ import annotations
 
@@ -17,13 +25,15 @@ import json
 import threading
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
 from chaosrunner.errors import LoadError
-from chaosrunner.timeline import LoadStat, Timeline
+from chaosrunner.timeline import EventKind, LoadStat, Timeline
 
 AGGREGATED = "Aggregated"
+CSV_FILES = {"/stats/requests/csv": "locust_stats.csv", "/stats/failures/csv": "locust_failures.csv"}
 
 
 def _base(address: str) -> str:
@@ -37,8 +47,10 @@ def _get(url: str, timeout: float) -> dict[str, Any]:
 
 class MasterObserver:
     def __init__(self, address: str, timeline: Timeline, on_died: Callable[[str], None], interval: float = 1.0,
-                 max_failures: int = 3):
-        self.url = _base(address) + "/stats/requests"
+                 max_failures: int = 3, run_dir: str | Path | None = None):
+        self.base = _base(address)
+        self.url = self.base + "/stats/requests"
+        self.run_dir = None if run_dir is None else Path(run_dir)
         self.timeline, self.on_died, self.interval, self.max_failures = timeline, on_died, interval, max_failures
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -67,7 +79,23 @@ class MasterObserver:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)
+        if self.run_dir is not None and self._alive:
+            self.save_csvs(self.run_dir)
         self._alive = False
+
+    def save_csvs(self, run_dir: Path) -> list[Path]:
+        """The master's request and failure statistics, as CSV files in ``run_dir``."""
+        saved = []
+        for path, name in CSV_FILES.items():
+            try:
+                with urllib.request.urlopen(self.base + path, timeout=5) as resp:  # noqa: S310 - the experiment's
+                    body = resp.read()
+            except OSError as exc:
+                self.timeline.event(EventKind.ERROR, where="load", error=f"could not save {self.base}{path}: {exc}")
+                continue
+            (run_dir / name).write_bytes(body)
+            saved.append(run_dir / name)
+        return saved
 
     def _loop(self) -> None:
         failures = 0
@@ -100,4 +128,4 @@ class MasterObserver:
                 t=t, name=key, requests=dn, failures=df, rps=dn / self.interval,
                 p50=pct.get("response_time_percentile_0.5") if aggregated else None,
                 p95=pct.get("response_time_percentile_0.95") if aggregated else None,
-                p99=None, avg=None, max=None))
+                p99=pct.get("response_time_percentile_0.99") if aggregated else None, avg=None, max=None))

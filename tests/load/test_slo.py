@@ -107,3 +107,18 @@ def test_seconds_straddling_a_boundary_count_in_no_window() -> None:
     w = slo_windows(tl)
     assert w["baseline"].seconds == 5 and w["fault"].seconds == 6 and w["recovery"].seconds == 7
     assert w["recovery"].p99 == 30 and w["baseline"].p99 == 30 and w["fault"].p99 == 300
+
+
+def test_seconds_without_p99_leave_the_p99_verdict_unknown_not_judged_on_p95() -> None:
+    # an attached Locust master reports p50/p95 but no p99: its rows carry p99=None
+    tl = Timeline(clock=lambda: 0.0)
+    for t in range(1, 11):
+        tl.add_load_stat(LoadStat(t=t, name="Aggregated", requests=50, failures=0, rps=50.0, p50=10, p95=100,
+                                  p99=None))
+    [window] = slo_windows(tl).values()
+    assert window.p95 == 100 and window.p99 is None
+    verdicts = {v.name: v for v in slo_verdicts(tl, {"p95": "200ms", "p99": "150ms"})}
+    assert verdicts["slo p95 (baseline)"].status is Status.PASSED
+    p99 = verdicts["slo p99 (baseline)"]
+    assert p99.status is Status.UNKNOWN and p99.value is None
+    assert "does not report p99" in p99.detail
