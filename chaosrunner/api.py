@@ -29,6 +29,7 @@ from chaosrunner.documents import LoadedExperiment, load_experiments
 from chaosrunner.drivers import registry
 from chaosrunner.engine import Engine, EngineOptions
 from chaosrunner.errors import ChaosRunnerError, ConfigError, PlanError
+from chaosrunner.load.spec import LoadInputError
 from chaosrunner.plan import Plan, make_plan
 from chaosrunner.probes import ProbeContext, build_probe
 from chaosrunner.results import EXIT_CODES, RunResult, iso, versions, write_run_json
@@ -77,7 +78,32 @@ def validate(path: str | Path, targets: str | Path | None = None,
                                                         "pass --targets to check them too)"))
         else:
             out.append(Validation(exp.model.name, make_plan(exp)))
+        check_load(exp)
     return out
+
+
+def load_config_error(exp: LoadedExperiment, exc: LoadInputError) -> ConfigError:
+    """A load setup that cannot work, located at the ``load:`` node it is about."""
+    return ConfigError(exc.message, exp.location("load", *exc.field), exc.hint)
+
+
+def check_load(exp: LoadedExperiment) -> None:
+    """What ``validate`` checks of the load without touching a target: the locustfile imports and has users.
+
+    It imports the file in a separate interpreter (about a second), so ``plan`` does not; ``run``
+    checks it again, with the hosts, in the load's preflight.
+    """
+    spec = exp.model.load
+    if spec is None or spec.locustfile is None:
+        return
+    from chaosrunner.load.preflight import inspect_locustfile
+
+    path = spec.resolve_locustfile(exp.file.parent)
+    assert path is not None
+    try:
+        inspect_locustfile(path, written=spec.locustfile)
+    except LoadInputError as exc:
+        raise load_config_error(exp, exc) from None
 
 
 def check_environment(p: Plan, confirm: str | None) -> None:
@@ -207,12 +233,19 @@ def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
     tl.event(EventKind.RUN_STARTED, run_id=run_id, experiment=p.name)
     try:
         load = _attach_load(engine, p, tl, run_dir, engine.options.recovery_timeout)
-    except ChaosRunnerError:
+    except ChaosRunnerError as exc:
         shutil.rmtree(run_dir, ignore_errors=True)    # created by this call (unique id): bad input leaves nothing
+        if isinstance(exc, LoadInputError):
+            raise load_config_error(exp, exc) from None
         raise
     writer = _attach_writer(engine, exp.model.writer, tl, run_id)
     try:
         outcome = asyncio.run(engine.run())
+    except LoadInputError as exc:                     # the warm-up: every request failed, nothing was injected
+        if load is not None:
+            load.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise load_config_error(exp, exc) from None
     finally:
         if writer is not None:
             writer.close()
@@ -242,8 +275,6 @@ def _attach_load(engine: Engine, p: Plan, tl: Timeline, run_dir: Path, recovery_
     if spec is None:
         return None
     inv = p.experiment.inventory.model if p.experiment.inventory else None
-    if spec.host is None and spec.master is None and inv is not None and inv.base_url:
-        spec = spec.model_copy(update={"host": inv.base_url})     # users without a host hit the base_url
     from chaosrunner.load import LoadRunner
     from chaosrunner.load.slo import window_stats
 
@@ -256,15 +287,15 @@ def _attach_load(engine: Engine, p: Plan, tl: Timeline, run_dir: Path, recovery_
             first = reason.strip().splitlines()[0].rstrip(":") if reason.strip() else "no reason given"
             loop.call_soon_threadsafe(engine.abort, f"the load generator died: {first} (see locust.log)")
 
-    runner = LoadRunner(spec, run_dir, tl, base_dir=p.experiment.file.parent, run_time=span, on_died=died)
+    runner = LoadRunner(spec, run_dir, tl, base_dir=p.experiment.file.parent, run_time=span, on_died=died,
+                        default_host=inv.base_url if inv else None)      # base_url: only where load sets no host
     runner.preflight()
 
     async def start() -> None:
         holder["loop"] = asyncio.get_running_loop()
         await asyncio.to_thread(runner.start)
-        deadline = tl.now() + WARMUP_TIMEOUT          # warm-up: the first statistics reach the timeline
-        while sum(s.name == "Aggregated" for s in tl.load_stats) < 2 and tl.now() < deadline:
-            await asyncio.sleep(0.1)
+        # warm-up: the first statistics reach the timeline; every request failing there is bad input
+        await asyncio.to_thread(runner.warm_up, WARMUP_TIMEOUT)
 
     async def stop() -> None:
         await asyncio.to_thread(runner.stop)

@@ -7,7 +7,7 @@ result: targets, drivers, blast radius, expected duration, each fault and its re
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chaosrunner.documents import LoadedExperiment
@@ -145,6 +145,8 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
 
 
 def make_plan(exp: LoadedExperiment) -> Plan:
+    exp = _with_prometheus_defaults(exp)
+    _check_load(exp)
     model = exp.model
     counter = [0]
     steps = _plan_section(exp, "method", counter)
@@ -182,10 +184,17 @@ def _check_probes(exp: LoadedExperiment, names: list[str]) -> None:
     model = exp.model
     for i, probe in enumerate(model.probes()):
         if probe.type == "metric" and probe.source != "prometheus" and not probe.query and model.load is None:
+            if probe.source is None and (probe.prometheus or (inv and inv.prometheus)):
+                raise PlanError(f"metric probe {probe.name!r} has no query:, and chaosrunner has no default PromQL "
+                                "for that name", exp.location("steady_state", i, "probe"),
+                                f"give `query: <PromQL>`, or name one of {', '.join(DEFAULT_PROMQL)}")
+            known = probe.source is None and (probe.name or "").lower() in DEFAULT_PROMQL
             raise PlanError(f"metric probe {probe.name!r} reads load statistics, but the experiment has no load:",
                             exp.location("steady_state", i, "probe"),
-                            "add `load:` (a locustfile or an http profile), or give `source: prometheus` and "
-                            "`query:` with the inventory's `prometheus:` server")
+                            "add `load:` (a locustfile or an http profile), or " + (
+                                "set `prometheus:` in the inventory (this name has a default query there)"
+                                if known else "give `source: prometheus` and `query:` with the inventory's "
+                                              "`prometheus:` server"))
         if probe.type == "metric" and (probe.source == "prometheus" or probe.query) and not (
                 probe.prometheus or (inv and inv.prometheus)):
             raise PlanError(f"metric probe {probe.name!r} queries Prometheus, but no server is named",
@@ -198,3 +207,52 @@ def _check_probes(exp: LoadedExperiment, names: list[str]) -> None:
         if cond.probe is not None and cond.probe not in names:
             raise PlanError(f"abort_when names probe {cond.probe!r}, which is not a steady-state probe",
                             exp.location("abort_when", i, "probe"), "probes: " + ", ".join(names))
+
+
+def _check_load(exp: LoadedExperiment) -> None:
+    """The cheap checks of ``load:``: the locustfile exists, the http profile has a host.
+
+    Whether the locustfile imports and defines user classes takes a second interpreter (about a
+    second): ``validate`` and the run's preflight check that, not every plan.
+    """
+    spec = exp.model.load
+    if spec is None:
+        return
+    inv = exp.inventory.model if exp.inventory else None
+    path = spec.resolve_locustfile(exp.file.parent)
+    if path is not None and not path.is_file():
+        raise PlanError(f"load.locustfile {spec.locustfile!r} does not exist (looked for {path})",
+                        exp.location("load", "locustfile"), "the path is relative to the experiment file")
+    if spec.http is not None and spec.target_host is None and not (inv and inv.base_url):
+        raise PlanError("load.http has no host, and the inventory has no base_url", exp.location("load", "http"),
+                        "set load.http.host: http://host:port, or base_url: in the inventory")
+
+
+DEFAULT_PROMQL = {
+    "p50_latency": "histogram_quantile(0.5, sum(rate(http_request_duration_seconds_bucket[1m])) by (le))",
+    "p95_latency": "histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket[1m])) by (le))",
+    "p99_latency": "histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket[1m])) by (le))",
+    "error_rate": '(sum(rate(http_requests_total{code=~"5.."}[1m])) or vector(0)) / sum(rate(http_requests_total[1m]))',
+    "rps": "sum(rate(http_requests_total[1m]))",
+}
+"""The PromQL of a ``metric`` probe without ``source`` or ``query`` in a run without load (DESIGN:
+it reads the inventory's Prometheus then), by the probe's name; the metric names are the
+Prometheus client libraries' conventional ones. Any other setup writes its own ``query:``."""
+
+
+def _with_prometheus_defaults(exp: LoadedExperiment) -> LoadedExperiment:
+    """Give each such metric probe its default PromQL (the probes then query Prometheus)."""
+    inv = exp.inventory.model if exp.inventory else None
+    model = exp.model
+    if model.load is not None:
+        return exp
+    entries = list(model.steady_state)
+    for i, entry in enumerate(entries):
+        probe = entry.probe
+        if (probe.type == "metric" and probe.source is None and not probe.query and (probe.prometheus or (
+                inv and inv.prometheus)) and (probe.name or "").lower() in DEFAULT_PROMQL):
+            query = DEFAULT_PROMQL[str(probe.name).lower()]
+            entries[i] = entry.model_copy(update={"probe": probe.model_copy(update={"query": query})})
+    if entries == list(model.steady_state):
+        return exp
+    return replace(exp, model=model.model_copy(update={"steady_state": entries}))

@@ -104,24 +104,75 @@ def test_locust_dying_mid_run_aborts_and_reverts(tmp_path, web):
     assert web.state() != psutil.STATUS_STOPPED
 
 
-@pytest.mark.parametrize("load,message", [
-    ("locustfile: missing.py, users: 1", "missing.py"),
-    ("locustfile: broken.py, users: 1", "does not import"),
-    ("locustfile: nouser.py, users: 1", "no Locust User class"),
-    ("http: {host: \"http://127.0.0.1:9\", paths: [/]}, users: 1", "refus"),
-    ("http: {host: \"${web.url}\", paths: [/]}, users: 0, rate: 5/s", "users"),
+USERFILE = """\
+from locust import HttpUser, constant, task
+
+
+class Api(HttpUser):
+    host = {host!r}
+    wait_time = constant(0.05)
+
+    @task
+    def home(self):
+        self.client.get({path!r})
+"""
+
+
+@pytest.mark.parametrize("load,message,validate_fails", [
+    ("locustfile: missing.py, users: 1", "load.locustfile 'missing.py' does not exist", True),
+    ("locustfile: broken.py, users: 1", "does not import: ModuleNotFoundError: No module named "
+                                        "'nonexistent_module_xyz' (broken.py, line 1)", True),
+    ("locustfile: syntax.py, users: 1", "does not import: SyntaxError: '(' was never closed (syntax.py, line 2)",
+     True),
+    ("locustfile: nouser.py, users: 1", "no Locust User class", True),
+    ("http: {host: \"http://127.0.0.1:9\", paths: [/]}, users: 1", "refus", False),
+    # the locustfile's own host refuses, and the load sets none: checked all the same
+    ("locustfile: ownhost.py, users: 1", "is not reachable", False),
+    # requests to an absolute URL where nothing listens: every warm-up request fails
+    ("locustfile: absolute.py, users: 2", "nothing listens on http://127.0.0.1:9", False),
+    ("http: {paths: [/]}, users: 1", "load.http has no host, and the inventory has no base_url", True),
+    ("http: {host: \"${web.url}\", paths: [/]}, users: 0, rate: 5/s", "users", True),
 ])
-def test_bad_load_input_exits_2_and_touches_nothing(tmp_path, web, load, message):
+def test_bad_load_input_exits_2_and_touches_nothing(tmp_path, web, load, message, validate_fails):
     import psutil
 
     from support import run_cli
 
     write(tmp_path / "broken.py", "import nonexistent_module_xyz\n")
+    write(tmp_path / "syntax.py", "from locust import HttpUser\nx = (\n")
     write(tmp_path / "nouser.py", "X = 1\n")
+    write(tmp_path / "ownhost.py", USERFILE.format(host="http://127.0.0.1:9", path="/"))
+    write(tmp_path / "absolute.py", USERFILE.format(host=web.url, path="http://127.0.0.1:9/home"))
     write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
     exp = write(tmp_path / "exp.yaml", LOAD_EXP.format(load=load))
     r = run_cli("run", str(exp), "--report-dir", str(tmp_path / "reports"))
     assert r.returncode == 2, (r.stdout, r.stderr)
-    assert message in r.stderr and "Traceback" not in r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr and "^^" not in r.stderr, r.stderr
+    assert f"{exp}:3:" in r.stderr and "hint:" in r.stderr, r.stderr        # located at the load: section
     assert web.state() != psutil.STATUS_STOPPED
     assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
+    v = run_cli("validate", str(exp))
+    if validate_fails:
+        assert v.returncode == 2 and message in v.stderr and f"{exp}:3:" in v.stderr, (v.stdout, v.stderr)
+    else:                   # validate touches nothing: it does not connect to the hosts
+        assert v.returncode == 0, (v.stdout, v.stderr)
+
+
+def test_http_host_is_not_replaced_by_the_base_url(tmp_path, web):
+    from support import free_port
+
+    # base_url refuses; load.http.host is the live service: the run uses it and holds
+    write(tmp_path / "inv.yaml", f"base_url: http://127.0.0.1:{free_port()}\n"
+                                 f"targets:\n  web:\n    url: {web.url}\n")
+    exp = write(tmp_path / "exp.yaml", """\
+name: explicit-host
+targets: inv.yaml
+load: {http: {host: "${web.url}", paths: [/]}, users: 2, rate: 20/s}
+method:
+  - pause: 1s
+""")
+    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "r", render_report=False,
+                                                   handle_signals=False))
+    agg = [s for s in result.data["timeline"]["load_stats"] if s["name"] == "Aggregated"]
+    assert sum(s["requests"] for s in agg) > 0 and sum(s["failures"] for s in agg) == 0
+    assert f'host = "{web.url}"' in (result.run_dir / "locustfile_http.py").read_text()

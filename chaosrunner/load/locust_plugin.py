@@ -12,6 +12,9 @@ in 0.1 ms units). The per-request cost is well under a microsecond. Right after 
 second ends it sends one JSON line for it (even when empty) over TCP to the address in
 ``CHAOSRUNNER_LOAD_STATS``. The runner merges the histograms of all processes, so its
 percentiles are those of every request of that second, not an average of percentiles.
+A failed request also counts its error (``"GET http://host/path: ConnectionRefusedError(...)"``, at most
+``_MAX_ERRORS`` distinct ones per process); the counts since the last record travel with it,
+so the runner can say why requests fail (a host that refuses connections, before any fault).
 
 Environment read here (set by ``chaosrunner.load.runner``):
 - ``CHAOSRUNNER_LOAD_STATS``: ``host:port`` to send stats to;
@@ -36,6 +39,8 @@ _buckets: dict[int, dict[tuple[str, str], list]] = {}
 _state: dict[str, object] = {"sock": None, "env": None}
 
 
+_errors: dict[str, int] = {}
+_MAX_ERRORS = 20
 _mono = time.monotonic
 _current: list = [None, None]      # (second, its bucket): saves a dict lookup per request
 
@@ -52,7 +57,8 @@ def _bin(ms: float) -> int:
 
 
 @events.request.add_listener
-def _on_request(request_type: str, name: str, response_time: float, exception: object = None, **_: object) -> None:
+def _on_request(request_type: str, name: str, response_time: float, exception: object = None, url: object = None,
+                **_: object) -> None:
     # runs for every request: kept to well under a microsecond
     sec = int(_mono())
     if sec != _current[0]:
@@ -66,6 +72,9 @@ def _on_request(request_type: str, name: str, response_time: float, exception: o
     row[0] += 1
     if exception is not None:
         row[1] += 1
+        error = f"{request_type} {url or name}: {exception!r}"[:300]     # the full URL names the host
+        if error in _errors or len(_errors) < _MAX_ERRORS:
+            _errors[error] = _errors.get(error, 0) + 1
     row[2] += rt
     if rt > row[3]:
         row[3] = rt
@@ -120,6 +129,9 @@ def _emit(pid: int, sec: int, bucket: dict[tuple[str, str], list], environment: 
         "stats": {f"{k[0]} {k[1]}": [r[0], r[1], r[2], r[3], [[b, c] for b, c in r[4].items()]]
                   for k, r in bucket.items()},
     }
+    if _errors:
+        record["errors"] = dict(_errors)
+        _errors.clear()
     _send((json.dumps(record, separators=(",", ":")) + "\n").encode())
 
 

@@ -11,9 +11,11 @@ thread) within ~0.2 s.
 
 Lifecycle, as the engine uses it::
 
-    runner = LoadRunner(spec, run_dir, timeline, base_dir=experiment_dir, run_time=span, on_died=cb)
-    runner.preflight()   # before any fault: raises LoadError (exit 2) with a clear message
+    runner = LoadRunner(spec, run_dir, timeline, base_dir=experiment_dir, run_time=span, on_died=cb,
+                        default_host=inventory_base_url)
+    runner.preflight()   # before any fault: raises LoadInputError (exit 2) with a clear message
     runner.start()       # returns once every Locust process reports; LOAD_STARTED is recorded
+    runner.warm_up(10)   # the first seconds of statistics; LoadInputError if every request failed
     ...
     runner.stop()        # SIGTERM, Locust writes its CSVs, LOAD_STOPPED is recorded
 
@@ -34,10 +36,10 @@ import time
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from chaosrunner.errors import LoadError
-from chaosrunner.load.spec import LoadSpec, parse_load_spec
+from chaosrunner.load.preflight import LOCUSTFILE, check_host_reachable, inspect_locustfile, warmup_failure
+from chaosrunner.load.spec import LoadInputError, LoadSpec, parse_load_spec
 from chaosrunner.load.stats import SecondMerger
 from chaosrunner.timeline import EventKind, LoadStat, Timeline
 
@@ -60,7 +62,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_http_locustfile(spec: LoadSpec, path: Path) -> Path:
+def write_http_locustfile(spec: LoadSpec, path: Path, host: str | None = None) -> Path:
     """Generate the locustfile of the built-in ``http`` profile (FastHttpUser: ~5x HttpUser here)."""
     assert spec.http is not None
     profile = spec.http
@@ -76,7 +78,7 @@ METHOD = {json.dumps(profile.method)}
 
 
 class HttpProfileUser(FastHttpUser):
-    host = {json.dumps(spec.target_host)}
+    host = {json.dumps(host or spec.target_host)}
     wait_time = constant(0)
 
     @task
@@ -88,29 +90,13 @@ class HttpProfileUser(FastHttpUser):
     return path
 
 
-def check_host_reachable(url: str, timeout: float = 3.0) -> None:
-    """Raise LoadError when nothing accepts TCP connections at the URL's host and port."""
-    parts = urlsplit(url)
-    host = parts.hostname
-    if not host:
-        raise LoadError(f"load host {url!r} is not a URL; write e.g. http://127.0.0.1:8080")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise LoadError(f"load host {url} is not reachable ({host}:{port}: {reason}); "
-                        "start the service or fix load.host before running") from None
-
-
 class LoadRunner:
     """Locust in a subprocess, its statistics streamed into ``timeline`` once a second."""
 
     def __init__(self, spec: LoadSpec | dict[str, Any], run_dir: str | Path, timeline: Timeline,
                  base_dir: str | Path = ".", run_time: float | None = None, *,
                  on_died: Callable[[str], None] | None = None, python: str | None = None,
-                 startup_timeout: float = 30.0):
+                 startup_timeout: float = 30.0, default_host: str | None = None):
         self.spec = parse_load_spec(spec)
         self.run_dir = Path(run_dir)
         self.timeline = timeline
@@ -120,6 +106,10 @@ class LoadRunner:
         self.python = python or sys.executable
         self.startup_timeout = startup_timeout
         self.locustfile: Path | None = None
+        self.default_host = default_host          # the inventory's base_url: only where the load sets no host
+        self.host: str | None = None              # what Locust gets as --host (None: the classes' own)
+        self.hosts: list[str] = []                # every base URL the users hit, as far as known
+        self.errors: dict[str, int] = {}          # "GET /path: error" -> count, as Locust reports them
         self.delivery_lags: list[float] = []       # seconds from the end of each second to its arrival
         self.died_reason: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -138,14 +128,18 @@ class LoadRunner:
 
     # -- preflight ---------------------------------------------------------------------------
     def preflight(self) -> None:
-        """Check everything that can be checked before a fault is injected; raise LoadError if not."""
+        """Check everything that can be checked before a fault is injected; LoadInputError if not."""
         spec = self.spec
         if spec.rate is not None and not spec.users:
-            raise LoadError(f"load.rate {spec.rate:g}/s with users: 0 cannot send anything; set users: >= 1")
-        for what, value in (("load.host", spec.host), ("load.http.host", spec.http.host if spec.http else None),
-                            ("load.master", spec.master)):
+            raise LoadInputError(f"load.rate {spec.rate:g}/s with users: 0 cannot send anything", ("users",),
+                                 "set users: to at least 1 (each user sends rate/users per second)")
+        named: list[tuple[tuple[str, ...], str | None]] = [
+            (("host",), spec.host), (("http", "host"), spec.http.host if spec.http else None),
+            (("master",), spec.master)]
+        for field, value in named:
             if value and "${" in value:
-                raise LoadError(f"{what} {value!r} still holds an unresolved reference")
+                raise LoadInputError(f"load.{'.'.join(field)} {value!r} still holds an unresolved reference",
+                                     field)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if spec.master is not None:
             from chaosrunner.load.observe import MasterObserver
@@ -153,40 +147,42 @@ class LoadRunner:
             MasterObserver.check(spec.master)
             self._preflighted = True
             return
+        checks: list[tuple[str, tuple[str, ...], str]] = []      # (url, field, hint) to connect to
+        self.host = spec.target_host
+        if self.host is not None:
+            checks.append((self.host, spec.host_field, f"start the service or fix load.{'.'.join(spec.host_field)}"))
         if spec.locustfile is not None:
             path = spec.resolve_locustfile(self.base_dir)
             assert path is not None
-            if not path.exists():
-                raise LoadError(f"load.locustfile {spec.locustfile!r} does not exist (looked for {path})")
+            users = inspect_locustfile(path, self.python, written=spec.locustfile)
             self.locustfile = path
+            if self.host is None:
+                hostless = [u.name for u in users if u.needs_host and not u.host]
+                if hostless and self.default_host:
+                    self.host = self.default_host       # Locust's --host: it then applies to every class
+                    checks.append((self.host, (), "the users hit the inventory's base_url; start the service, "
+                                                  "or set load.host"))
+                elif hostless:
+                    raise LoadInputError(f"user class {', '.join(hostless)} of {path.name} has no host, and neither "
+                                         "load.host nor the inventory's base_url gives one", LOCUSTFILE,
+                                         "set load.host: http://host:port, or `host = ...` in the class")
+                else:
+                    checks += [(h, LOCUSTFILE, "the host is the `host` of a user class of the locustfile; start "
+                                               "the service, or set load.host")
+                               for h in sorted({u.host for u in users if u.host})]
         else:
-            self.locustfile = write_http_locustfile(spec, self.run_dir / "locustfile_http.py")
-        self._check_user_classes(self.locustfile)
-        if spec.target_host is not None:
-            check_host_reachable(spec.target_host)
+            if self.host is None:
+                if not self.default_host:
+                    raise LoadInputError("load.http has no host, and the inventory has no base_url", ("http",),
+                                         "set load.http.host: http://host:port (or base_url: in the inventory)")
+                self.host = self.default_host
+                checks.append((self.host, ("http",), "the users hit the inventory's base_url; start the service, "
+                                                     "or set load.http.host"))
+            self.locustfile = write_http_locustfile(spec, self.run_dir / "locustfile_http.py", self.host)
+        self.hosts = [url for url, _, _ in checks]
+        for url, field, hint in checks:
+            check_host_reachable(url, field=field, hint=hint)
         self._preflighted = True
-
-    def _check_user_classes(self, path: Path) -> None:
-        # --list imports the file in a separate interpreter: an import error or a file without
-        # User classes is found without letting Locust (or the user's code) into this process.
-        try:
-            proc = subprocess.run([self.python, "-m", "locust", "-f", str(path), "--list"], capture_output=True,
-                                  text=True, timeout=90, cwd=str(path.parent if path.is_file() else path))
-        except subprocess.TimeoutExpired:
-            raise LoadError(f"load.locustfile {path}: importing it took more than 90s") from None
-        output = (proc.stdout + proc.stderr).strip()
-        if proc.returncode != 0:
-            if "No module named locust" in output:
-                raise LoadError(f"Locust is not installed for {self.python}; pip install locust")
-            raise LoadError(f"load.locustfile {path} does not import:\n" + "\n".join(output.splitlines()[-8:]))
-        lines = proc.stdout.splitlines()
-        try:
-            users = [ln.strip() for ln in lines[lines.index("Available Users:") + 1:] if ln.strip()]
-        except ValueError:
-            users = []
-        if not users:
-            raise LoadError(f"load.locustfile {path} defines no Locust User class "
-                            "(a subclass of locust.HttpUser, FastHttpUser or User with tasks)")
 
     # -- start / stop ------------------------------------------------------------------------
     def command(self, stats_address: str) -> tuple[list[str], dict[str, str]]:
@@ -199,8 +195,8 @@ class LoadRunner:
             argv += ["--users", str(spec.users), "--spawn-rate", f"{spec.spawn_rate:g}"]
         if self.run_time:
             argv += ["--run-time", f"{max(1, int(-(-self.run_time // 1)))}s"]
-        if spec.target_host:
-            argv += ["--host", spec.target_host]
+        if self.host:
+            argv += ["--host", self.host]
         if spec.workers:
             # the master listens on loopback only, on a port of its own (Locust's default is
             # *:5557, which concurrent runs would fight over); the forked workers dial it
@@ -223,7 +219,7 @@ class LoadRunner:
         if self.spec.master is not None:
             from chaosrunner.load.observe import MasterObserver
 
-            self._observer = MasterObserver(self.spec.master, self.timeline, self._died)
+            self._observer = MasterObserver(self.spec.master, self.timeline, self._died, run_dir=self.run_dir)
             self._observer.start()
             self.timeline.event(EventKind.LOAD_STARTED, master=self.spec.master, mode="observe")
             return
@@ -260,6 +256,26 @@ class LoadRunner:
         self.timeline.event(EventKind.LOAD_STARTED, pid=self._proc.pid, users=self.spec.users,
                             workers=self.spec.workers, run_time=self.run_time, rate=self.spec.rate,
                             csv=str(self.run_dir / CSV_PREFIX))
+
+    def warm_up(self, timeout: float = 10.0, seconds: int = 2) -> None:
+        """Wait for the first ``seconds`` of statistics; LoadInputError if every request in them failed.
+
+        A host that refuses connections (or a service that answers every request with an error)
+        is found here, before the steady-state check, whatever set the host: load.host, the
+        inventory's base_url, a user class's ``host`` or absolute URLs in the locustfile.
+        """
+        if self._observer is not None:
+            return          # an attached Locust is not ours to judge: its statistics are only observed
+        deadline = time.monotonic() + timeout
+        while len(self._aggregated()) < seconds and time.monotonic() < deadline and self.alive():
+            time.sleep(0.05)
+        rows = self._aggregated()
+        requests, failures = sum(s.requests for s in rows), sum(s.failures for s in rows)
+        if failures and failures >= requests:
+            raise warmup_failure(requests, failures, dict(self.errors), self.hosts)
+
+    def _aggregated(self) -> list[LoadStat]:
+        return [s for s in self.timeline.load_stats if s.name == "Aggregated"]
 
     def alive(self) -> bool:
         if self._observer is not None:
@@ -412,6 +428,8 @@ class LoadRunner:
             record = json.loads(line)
         except ValueError:
             return
+        for error, count in (record.get("errors") or {}).items():
+            self.errors[str(error)] = self.errors.get(str(error), 0) + int(count)
         if "hello" in record:
             pids[conn] = int(record["hello"])
             self._hellos.add(int(record["hello"]))

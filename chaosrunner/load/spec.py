@@ -29,7 +29,8 @@ from chaosrunner.model.base import Duration, Rate, Strict
 class HttpProfile(Strict):
     """The built-in profile: GET (or ``method``) requests over ``paths``, chosen by ``weights``."""
 
-    host: str | None = Field(None, description="base URL, e.g. http://127.0.0.1:8080 (else load.host)")
+    host: str | None = Field(None, description="base URL, e.g. http://127.0.0.1:8080 (else load.host, else "
+                                               "the inventory's base_url)")
     paths: list[str] = Field(..., min_length=1, description="request paths, e.g. [/health, /configs]")
     weights: list[float] | None = Field(None, description="relative weight of each path (default: equal)")
     method: str = Field("GET", description="HTTP method of every request")
@@ -135,8 +136,6 @@ class LoadSpec(Strict):
                                  "set users: to at least 1 (each user sends rate/users per second)")
             if self.rate <= 0:
                 raise ValueError("rate: must be positive")
-        if self.http is not None and self.http.host is None and self.host is None:
-            raise ValueError("load.http needs a host: (in http: or load.host)")
         if self.http is not None and self.http.host is not None:
             _check_base_url(self.http.host, "load.http.host")
         return self
@@ -144,10 +143,19 @@ class LoadSpec(Strict):
     # -- derived -----------------------------------------------------------------------------
     @property
     def target_host(self) -> str | None:
-        """The base URL the users hit, when chaosrunner knows it (a locustfile may set its own)."""
-        if self.host is not None:
-            return self.host
-        return self.http.host if self.http is not None else None
+        """The base URL the users hit, when the load section says it: ``http.host``, else ``host``.
+
+        The inventory's ``base_url`` is only a default, applied by the runner where neither is
+        set (and, for a locustfile, only to user classes without a ``host`` of their own).
+        """
+        if self.http is not None and self.http.host is not None:
+            return self.http.host
+        return self.host
+
+    @property
+    def host_field(self) -> tuple[str, ...]:
+        """Where ``target_host`` comes from in the load section (for error locations)."""
+        return ("http", "host") if self.http is not None and self.http.host is not None else ("host",)
 
     def resolve_locustfile(self, base_dir: str | Path) -> Path | None:
         """The locustfile's absolute path (relative paths are relative to the experiment file)."""
@@ -155,6 +163,18 @@ class LoadSpec(Strict):
             return None
         path = Path(self.locustfile).expanduser()
         return path if path.is_absolute() else (Path(base_dir) / path).resolve()
+
+
+class LoadInputError(LoadError):
+    """A load setup that cannot work, found before anything is injected (exit 2).
+
+    ``field`` is the path inside the ``load:`` section it is about (``("locustfile",)``,
+    ``("http", "host")``, ``()`` for the section itself), so the caller can point at the line.
+    """
+
+    def __init__(self, message: str, field: tuple[str, ...] = (), hint: str | None = None):
+        self.message, self.field, self.hint = message, field, hint
+        super().__init__(message + (f"\n  hint: {hint}" if hint else ""))
 
 
 def parse_load_spec(data: Any) -> LoadSpec:

@@ -29,7 +29,6 @@ def test_units_are_parsed() -> None:
     ({"locustfile": "a.py"}, "needs users"),
     ({"locustfile": "a.py", "users": 2, "shape": [{"duration": "5s", "users": 2, "spawn_rate": 1}]},
      "both users: and shape:"),
-    ({"http": {"paths": ["/"]}, "users": 1}, "needs a host"),
     ({"http": {"host": "http://x:1", "paths": ["health"]}, "users": 1}, "must start with '/'"),
     ({"http": {"host": "http://x:1", "paths": ["/a", "/b"], "weights": [1]}, "users": 1}, "one weight per path"),
     ({"master": "10.0.0.5:8089", "rate": "5/s"}, "observes an existing Locust"),
@@ -46,3 +45,13 @@ def test_bad_load_sections_are_clear_errors(data: dict, message: str) -> None:
 def test_references_are_left_for_resolution() -> None:
     spec = LoadSpec.model_validate({"locustfile": "a.py", "users": 1, "host": "${api.url}"})
     assert spec.host == "${api.url}"
+
+
+def test_http_host_wins_over_load_host_and_may_be_left_to_the_inventory() -> None:
+    spec = parse_load_spec({"http": {"host": "http://127.0.0.1:1", "paths": ["/"]}, "host": "http://127.0.0.1:2",
+                            "users": 1})
+    assert spec.target_host == "http://127.0.0.1:1" and spec.host_field == ("http", "host")
+    spec = parse_load_spec({"http": {"paths": ["/"]}, "host": "http://127.0.0.1:2", "users": 1})
+    assert spec.target_host == "http://127.0.0.1:2" and spec.host_field == ("host",)
+    # no host at all is valid here: the inventory's base_url is the default (the planner checks it exists)
+    assert parse_load_spec({"http": {"paths": ["/"]}, "users": 1}).target_host is None
