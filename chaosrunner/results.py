@@ -18,7 +18,9 @@ from typing import Any
 
 from chaosrunner.analyse.verdict import Verdict
 
-EXIT_CODES = {"held": 0, "failed": 1, "aborted": 3, "revert_failed": 4}
+# inconclusive: nothing failed, but a declared objective could not be measured; a CI gate must
+# not pass on a number the run does not have, so it exits like a failed hypothesis
+EXIT_CODES = {"held": 0, "failed": 1, "inconclusive": 1, "aborted": 3, "revert_failed": 4}
 
 
 def versions() -> dict[str, str]:
@@ -39,7 +41,7 @@ def iso(ts: float) -> str:
 class RunResult:
     run_id: str
     name: str
-    status: str                         # held | failed | aborted | revert_failed
+    status: str                         # held | failed | inconclusive | aborted | revert_failed
     run_dir: Path
     verdicts: list[Verdict]
     data: dict[str, Any] = field(repr=False, default_factory=dict)

@@ -126,7 +126,7 @@ def trend_chart(name: str, runs: list[dict[str, Any]], key: str) -> str:
     xlim = None
     if points:  # a single run (or runs on one day) still gets a readable date axis
         lo, hi = points[0][0], points[-1][0]
-        pad = timedelta(days=1) if hi - lo < timedelta(days=2) else (hi - lo) * 0.05
+        pad = max((hi - lo) * 0.05, timedelta(seconds=30))   # runs minutes apart stay apart on the axis
         xlim = (lo - pad, hi + pad)
     with chart_style():
         return _trend_figure(name, key, points, xlim)
