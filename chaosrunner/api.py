@@ -23,7 +23,7 @@ from chaosrunner import ledger as ledger_mod
 from chaosrunner.analyse.failover import failback_verdicts, failover_results, failover_verdicts, split_brain_verdict
 from chaosrunner.analyse.integrity import integrity, integrity_verdicts
 from chaosrunner.analyse.recovery import recovery_from_timeline, rto_verdicts
-from chaosrunner.analyse.steady import held_during_faults, steady_state_verdicts
+from chaosrunner.analyse.steady import held_during_faults, rollback_verdict, steady_state_verdicts
 from chaosrunner.analyse.verdict import Status, Verdict, unmeasured_objectives
 from chaosrunner.documents import LoadedExperiment, load_experiments
 from chaosrunner.drivers import registry
@@ -32,7 +32,7 @@ from chaosrunner.errors import ChaosRunnerError, ConfigError, PlanError
 from chaosrunner.load.spec import LoadInputError
 from chaosrunner.plan import Plan, make_plan
 from chaosrunner.probes import ProbeContext, build_probe
-from chaosrunner.results import EXIT_CODES, RunResult, iso, versions, write_run_json
+from chaosrunner.results import RunResult, iso, versions, write_run_json
 from chaosrunner.timeline import EventKind, Timeline
 
 
@@ -182,6 +182,9 @@ def judge(p: Plan, tl: Timeline) -> list[Verdict]:
         verdicts += slo_verdicts(tl, obj.slo)
     if model.writer is not None:
         verdicts += integrity_verdicts(integrity(tl.writes, 1.0 / model.writer.rate), obj.rpo)
+    rollbacks = rollback_verdict(tl)
+    if rollbacks is not None:
+        verdicts.append(rollbacks)
     return verdicts
 
 
@@ -190,7 +193,6 @@ def _failovers(p: Plan, tl: Timeline, probe: str) -> list[Any]:
     return failover_results(tl.samples, tl.events, probe, steady, p.experiment.model.sampling.interval)
 
 
-EXIT_CODES.setdefault("inconclusive", 1)   # a CI gate must not pass on a number the run does not have
 
 
 def status_of(verdicts: list[Verdict], aborted: str | None, revert_failures: list[str]) -> str:

@@ -127,7 +127,8 @@ class Engine:
             await self._revert(fid, by)
 
     # -- steps ---------------------------------------------------------------------------------
-    async def _run_step(self, step: PlannedStep) -> None:
+    async def _run_step(self, step: PlannedStep) -> tuple[bool, str | None]:
+        """Run one step; a probe step answers with its sample's outcome, a failing driver raises."""
         tl = self.timeline
         tl.event(K.STEP_STARTED, step=step.label, index=step.index, kind=step.kind, section=step.section)
         ok, error = True, None
@@ -157,6 +158,7 @@ class Engine:
             raise
         finally:
             tl.event(K.STEP_ENDED, step=step.label, index=step.index, ok=ok, error=error, section=step.section)
+        return ok, error
 
     async def _restore(self, fault: PlannedFault) -> None:
         drv = self._driver(fault.driver)
@@ -187,19 +189,29 @@ class Engine:
             await asyncio.gather(*self._background)
         self.timeline.event(K.PHASE_ENDED, phase="method", ok=True)
 
-    async def _rollbacks(self) -> None:
+    async def _rollbacks(self, *, steps: bool) -> None:
+        """Revert every fault still in force; run the experiment's rollback steps too when the
+        method has started (before it, nothing was done that a rollback could undo)."""
         tl = self.timeline
         tl.event(K.PHASE_STARTED, phase="rollback")
         for t in self._background:
             t.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        for step in self.plan.rollbacks:
+        for step in (self.plan.rollbacks if steps else []):
             try:
-                await self._run_step(step)
-                tl.event(K.ROLLBACK, name=step.label, ok=True)
+                ok, error = await self._run_step(step)
             except Exception as exc:  # noqa: BLE001 - one failed rollback must not stop the rest
                 tl.event(K.ROLLBACK, name=step.label, ok=False, error=str(exc))
                 self.outcome.errors.append(f"rollback {step.label}: {exc}")
+                continue
+            # a probe in the rollbacks checks the undoing worked (a switchover back, a restore):
+            # when it fails, the rollback failed, whatever the steps before it did
+            if error:
+                tl.event(K.ROLLBACK, name=step.label, ok=ok, error=error)
+            else:
+                tl.event(K.ROLLBACK, name=step.label, ok=ok)
+            if not ok:
+                self.outcome.errors.append(f"rollback {step.label}: {error}")
         await self.revert_all("rollback")
         tl.event(K.PHASE_ENDED, phase="rollback", ok=not self.outcome.revert_failures)
 
@@ -309,7 +321,7 @@ class Engine:
         finally:
             if watcher is not None:
                 watcher.cancel()
-            await asyncio.shield(self._rollbacks())
+            await asyncio.shield(self._rollbacks(steps=self._method_task is not None))
             if self.outcome.steady_before:
                 try:
                     await self._recover()

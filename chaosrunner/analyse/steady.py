@@ -54,3 +54,19 @@ def held_during_faults(tl: Timeline, probe_names: list[str]) -> Verdict:
                        f"first at +{first.start - windows[0].start:.2f}s after the fault, {first.probe}: {first.error}")
     return Verdict(name, Status.PASSED, "every sample ok", f"{len(total)} samples ok")
 
+
+
+def rollback_verdict(tl: Timeline) -> Verdict | None:
+    """The rollbacks undid what the method did: every rollback step (an action, or a probe that
+    checks the undoing, such as a switchover back to the original primary) succeeded. ``None``
+    when the experiment has no rollback steps."""
+    steps = tl.events_of(EventKind.ROLLBACK)
+    if not steps:
+        return None
+    failed = [e for e in steps if not e.data.get("ok")]
+    name, expected = "rollbacks", "every rollback step ok"
+    if failed:
+        return Verdict(name, Status.FAILED, expected, f"{len(failed)} of {len(steps)} failed",
+                       "; ".join(f"{e.data.get('name')}: {e.data.get('error') or 'failed'}" for e in failed),
+                       kind="rollback")
+    return Verdict(name, Status.PASSED, expected, f"{len(steps)} ok", kind="rollback")

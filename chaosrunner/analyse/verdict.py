@@ -26,7 +26,7 @@ class Verdict:
     detail: str = ""             # why, in one or two sentences
     value: float | None = None   # machine value (seconds, fraction, count) where there is one
     precision: float | None = None
-    kind: str = "hypothesis"     # hypothesis | objective | slo
+    kind: str = "hypothesis"     # hypothesis | objective | slo | rollback
     data: dict[str, Any] = field(default_factory=dict)
 
     @property

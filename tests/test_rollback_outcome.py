@@ -1,0 +1,68 @@
+"""A rollback that did not undo what the method did is a failed rollback, and fails the run.
+
+A probe step in ``rollback:`` checks the undoing (for example a switchover back to the original
+primary); when its sample fails, the rollback is recorded as failed and the ``rollbacks``
+verdict fails. Real runs against a real local HTTP service.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import free_port, write
+
+from chaosrunner import api
+from chaosrunner.analyse.steady import rollback_verdict
+from chaosrunner.analyse.verdict import Status
+from chaosrunner.timeline import EventKind, Timeline
+
+EXP = """\
+name: rollback-check
+targets: inv.yaml
+steady_state:
+  - probe: {{type: http, url: "${{web.url}}/health", timeout: 400ms}}
+method:
+  - action: {{type: process, operation: stop, target: web, duration: 300ms}}
+rollback:
+  - probe: {{type: command, name: undone, command: [{check}]}}
+sampling: {{interval: 100ms, stable_for: 300ms}}
+"""
+
+
+def test_rollback_verdict_from_events():
+    tl = Timeline()
+    assert rollback_verdict(tl) is None                                  # no rollback steps: nothing to judge
+    tl.event(EventKind.ROLLBACK, name="switchover to store-a", ok=True)
+    assert rollback_verdict(tl).status is Status.PASSED
+    tl.event(EventKind.ROLLBACK, name="restore db", ok=False, error="HTTP 503")
+    v = rollback_verdict(tl)
+    assert v.status is Status.FAILED and v.measured == "1 of 2 failed" and "restore db: HTTP 503" in v.detail
+
+
+@pytest.mark.parametrize(("check", "status", "ok"), [('"true"', "held", True), ('"false"', "failed", False)])
+def test_a_failing_rollback_probe_fails_the_rollback_and_the_run(tmp_path, web, check, status, ok):
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    exp = write(tmp_path / "exp.yaml", EXP.format(check=check))
+    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "reports", render_report=False,
+                                                   handle_signals=False))
+    data = json.loads((result.run_dir / "run.json").read_text())
+    [rb] = [e for e in data["timeline"]["events"] if e["kind"] == "rollback"]
+    assert rb["data"]["ok"] is ok
+    verdicts = {v.name: v.status for v in result.verdicts}
+    assert verdicts["rollbacks"] is (Status.PASSED if ok else Status.FAILED)
+    assert result.status == status
+
+
+def test_rollback_steps_wait_for_the_method(tmp_path, web):
+    """A failed steady state before means nothing was done: no rollback step runs (a switchover
+    back, say, would then act on a system the run never touched)."""
+    mark = tmp_path / "rolled-back"
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    exp = write(tmp_path / "exp.yaml", EXP.format(check=f'"touch", "{mark}"').replace(
+        '"${web.url}/health"', f'"http://127.0.0.1:{free_port()}/health"'))   # nothing listens there
+    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "reports", render_report=False,
+                                                   handle_signals=False))
+    assert result.status == "failed"
+    assert not mark.exists()
+    kinds = [e["kind"] for e in json.loads((result.run_dir / "run.json").read_text())["timeline"]["events"]]
+    assert "fault_injected" not in kinds and "rollback" not in kinds
