@@ -50,6 +50,10 @@ def json_response(value: Any, status: int = 200) -> web.Response:
     return web.Response(body=go_json(value).encode(), status=status, headers={"Content-Type": "application/json"})
 
 
+# Go's ``http.Error`` (behind every error of the real server) adds this header
+_GO_HTTP_ERROR = {"X-Content-Type-Options": "nosniff"}
+
+
 def error_response(error: ApiError) -> web.Response:
     """What the real server's ``apiError`` sends: the JSON body through Go's ``http.Error``, which
     replaces the handler's ``application/json`` with ``text/plain``, adds ``nosniff`` and a newline."""
@@ -124,14 +128,14 @@ class Api:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("User-Agent", "").startswith("Mozilla/"):
-            return web.Response(text="User agent not allowed\n", status=403)
+            return web.Response(text="User agent not allowed\n", status=403, headers=_GO_HTTP_ERROR)
         path = request.path
         if path == "/metrics" and self.metrics_enabled:
             return web.Response(body=metrics.render(self.collection.proxies.values()).encode(),
                                 headers={"Content-Type": metrics.CONTENT_TYPE})
         methods, params = self._match(path)
         if methods is None:
-            return web.Response(text="404 page not found\n", status=404)
+            return web.Response(text="404 page not found\n", status=404, headers=_GO_HTTP_ERROR)
         handler = methods.get(request.method)
         if handler is None:
             return web.Response(status=405)

@@ -248,11 +248,13 @@ def test_metrics_off_answers_like_the_real_servers_unknown_route(api):
     r = api.get("/metrics")
     assert (r.status_code, r.text) == (404, "404 page not found\n")
     assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"          # Go's http.NotFound → http.Error
 
 
 def test_browsers_are_refused(api):
     r = api.get("/proxies", headers={"User-Agent": "Mozilla/5.0"})
     assert (r.status_code, r.text) == (403, "User agent not allowed\n")
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_metrics_when_enabled(upstream):
