@@ -279,7 +279,7 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
         msg = f"{msg} (got {err.get('input')!r})"
     elif kind == "too_short" and err.get("ctx", {}).get("actual_length") == 0:
         msg = "the list is empty"
-    field_name = next((e for e in reversed(loc) if isinstance(e, str)), None)
+    field_name = next((e for e in reversed(path) if isinstance(e, str)), None)   # not a union tag
     hint = hint or _hint(kind, msg, field_name, err)
     if field_name and kind not in ("literal_error",) and not isinstance(cause, FieldError):
         msg = f"{field_name}: {msg}"
@@ -333,7 +333,15 @@ def validate(model: type[M], data: Any, marks: Marks) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [_convert(dict(e), data, marks, model) for e in exc.errors(include_url=False)]
+        raw = [dict(e) for e in exc.errors(include_url=False)]
+        paths = [_data_path(data, tuple(e["loc"])) for e in raw]
+        # A union (`command: str | list[str]`) fails once per member: when one member's error lies
+        # deeper in the value (an item of the list), the value had that member's shape, and the
+        # other member's "wrong type" for the whole value is noise.
+        keep = [i for i, e in enumerate(raw)
+                if not (str(e["type"]).endswith("_type")
+                        and any(len(q) > len(paths[i]) and q[:len(paths[i])] == paths[i] for q in paths))]
+        errors = [_convert(raw[i], data, marks, model) for i in keep]
         # one message per place: pydantic reports a failed union once per member
         unique: dict[str, ConfigError] = {}
         for e in errors:
