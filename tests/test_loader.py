@@ -107,7 +107,8 @@ def test_bad_input_exits_2_with_position(folder, web, case):
 def test_a_union_reports_the_member_whose_shape_the_value_has(folder):
     """`command: str | list[str]` given a list with a non-string item: one error, at the item —
     not also "write a single string here, not a list" for the other member of the union."""
-    f = write(folder / "exp.yaml", GOOD.replace('type: http, url: "${web.url}/health"', "type: command, command: [true]"))
+    f = write(folder / "exp.yaml",
+              GOOD.replace('type: http, url: "${web.url}/health"', "type: command, command: [true]"))
     r = run_cli("validate", str(f))
     assert r.returncode == 2
     assert "exp.yaml:4:38: command: Input should be a valid string (got True)" in r.stderr, r.stderr
