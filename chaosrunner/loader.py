@@ -333,7 +333,7 @@ def validate(model: type[M], data: Any, marks: Marks) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raw = [dict(e) for e in exc.errors(include_url=False)]
+        raw: list[dict[str, Any]] = [dict(e) for e in exc.errors(include_url=False)]
         paths = [_data_path(data, tuple(e["loc"])) for e in raw]
         # A union (`command: str | list[str]`) fails once per member: when one member's error lies
         # deeper in the value (an item of the list), the value had that member's shape, and the
