@@ -80,10 +80,18 @@ async def read_back(base: str, wanted: list[tuple[int, str, str]]) -> dict[str, 
     gate = asyncio.Semaphore(16)
     async with aiohttp.ClientSession() as session:
         async def one(seq: int, key: str, value: str) -> None:
-            async with gate, session.get(f"{base}/configs/{key}") as resp:
-                body = await resp.text()
-                assert resp.status in (200, 404), (resp.status, body)
-                out["missing" if resp.status == 404 else "present" if body == value else "corrupted"].append(seq)
+            # right after a failover an API node's store breaker may still be open (503) until its
+            # half-open trial succeeds: that is "not yet", not an answer, so ask again
+            deadline = time.monotonic() + 15
+            while True:
+                async with gate, session.get(f"{base}/configs/{key}") as resp:
+                    body = await resp.text()
+                    status = resp.status
+                if status != 503 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            assert status in (200, 404), (status, body)
+            out["missing" if status == 404 else "present" if body == value else "corrupted"].append(seq)
 
         await asyncio.gather(*(one(*w) for w in wanted))
     return out
