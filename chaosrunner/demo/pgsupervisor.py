@@ -13,11 +13,13 @@ same HTTP shape (``GET /role`` with ``primary``, ``POST /switchover``):
 
 - every ``--interval`` each node answers ``pg_is_in_recovery()`` and its WAL position;
 - the primary unreachable for ``--failover-after`` seconds: the reachable replica with the most
-  WAL is promoted (``pg_promote()``) and the ``store`` proxy re-pointed to it (Toxiproxy API);
+  WAL is promoted (``pg_promote()``, then ``CHECKPOINT``: ``pg_rewind`` reads the new timeline
+  from the control file) and the ``store`` proxy re-pointed to it (Toxiproxy API);
 - a node that is a primary but not the chosen one (an old primary back from a crash or a
   partition; the ``store`` proxy no longer leads to it, so no client writes there) is demoted:
   the supervisor leaves ``chaosrunner.rejoin`` (the new primary's DSN) in its data directory and
-  stops it (``COPY ... TO PROGRAM 'pg_ctl stop'``, as the superuser); the container restarts, and
+  stops it (``COPY ... TO PROGRAM 'pg_ctl stop'``, as the superuser, with the server's own
+  ``pg_ctl``: ``pg_config``'s ``BINDIR``); the container restarts, and
   ``docker/postgres-node.sh`` runs ``pg_rewind --write-recovery-conf`` from the new primary
   before PostgreSQL starts again as its replica — what it alone had is discarded;
 - ``POST /switchover?candidate=store-a&wait=30``: once the candidate streams from the primary
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -175,6 +178,14 @@ class PgSupervisor:
         except Exception as exc:  # noqa: BLE001
             self._event("promote-failed", node=name, error=str(exc))
             return False
+        if ok:
+            # A promoted node names its new timeline in its control file only at its next checkpoint,
+            # which it merely requests (spread). pg_rewind reads the timeline there: until then a
+            # rejoining old primary is told "no rewind required" and can never follow the new one.
+            try:
+                await self._sql(name, "CHECKPOINT", 30.0)
+            except Exception as exc:  # noqa: BLE001 - promoted all the same; the rejoin may have to wait
+                self._event("checkpoint-failed", node=name, error=str(exc))
         return bool(ok)
 
     async def _demote(self, name: str, new_primary: str, what: str) -> None:
@@ -182,11 +193,17 @@ class PgSupervisor:
         datadir = self.info[name].get("data_directory", "")
         marker = sql.SQL("COPY (SELECT {}) TO {}").format(sql.Literal(self.nodes[new_primary].dsn),
                                                            sql.Literal(f"{datadir}/chaosrunner.rejoin"))
-        stop = sql.SQL("COPY (SELECT 1) TO PROGRAM {}").format(
-            sql.Literal(f"nohup pg_ctl stop -m fast -D '{datadir}' >/dev/null 2>&1 &"))
         try:
+            # the server's own pg_ctl: its bin directory is not on PATH in every installation
+            [(bindir,)] = await self._sql(name, "SELECT setting FROM pg_config WHERE name = 'BINDIR'")
             await self._sql(name, marker)
-            await self._sql(name, stop)
+            stop = sql.SQL("COPY (SELECT 1) TO PROGRAM {}").format(sql.Literal(
+                f"nohup {shlex.quote(f'{bindir}/pg_ctl')} stop -m fast -D {shlex.quote(datadir)} "
+                ">/dev/null 2>&1 &"))
+            try:
+                await self._sql(name, stop)
+            except psycopg.OperationalError:
+                pass                                   # the fast shutdown ended this very session first
             self._event(what, node=name, primary=new_primary, term=self.term)
         except Exception as exc:  # noqa: BLE001 - tried again later
             self._event(f"{what}-failed", node=name, error=str(exc))
