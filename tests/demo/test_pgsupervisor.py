@@ -1,0 +1,226 @@
+"""The compose demo's failover supervisor (``chaosrunner.demo.pgsupervisor``) run for real, without Docker.
+
+Everything it talks to runs on loopback as in docker-compose.yml: a PostgreSQL 15 primary
+(``store-a``) and its streaming replica (``store-b``, streaming *through* the primary's proxy, so
+a partition cuts replication too), and chaosrunner's Toxiproxy-compatible proxy holding
+``postgres_primary``/``postgres_standby`` (one per node) and ``store`` (the clients' path to the
+primary, first through ``postgres_primary``). The supervisor is a subprocess, started with the
+same arguments as the compose service's, reaching each node through its own proxy.
+
+What the containers do and a test on loopback cannot: restart a stopped PostgreSQL (restart
+policy) and run ``docker/postgres-node.sh`` on the way up. The partition test does that step
+itself, with the same commands as the script (``pg_rewind --write-recovery-conf`` from the DSN the
+supervisor left in ``chaosrunner.rejoin``, then start), and checks the old primary then streams
+from the new one.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import psycopg
+import pytest
+
+import pgcluster
+from chaosrunner.demo.inventory import free_ports
+from chaosrunner.proxy.server import ThreadedProxyServer, start_in_thread
+
+from .helpers import get_json, http, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not pgcluster.available(), reason="PostgreSQL 15 not installed")]
+
+FAILOVER_AFTER = 2.0
+NODE_PROXY = {"store-a": "postgres_primary", "store-b": "postgres_standby"}
+
+
+@dataclass
+class Stack:
+    cluster: pgcluster.PgCluster
+    proxy: ThreadedProxyServer
+    listen: dict[str, int]               # proxy name -> its listen port
+    url: str                             # the supervisor
+    log: Path                            # the supervisor's output (one JSON event a line)
+
+    def node(self, name: str) -> pgcluster.PgNode:
+        return self.cluster.nodes[name]
+
+    def upstream(self, name: str) -> str:
+        """What the ``store`` proxy points at to reach node ``name``: its node proxy."""
+        return f"127.0.0.1:{self.listen[NODE_PROXY[name]]}"
+
+    def dsn(self, name: str) -> str:
+        return f"host=127.0.0.1 port={self.listen[NODE_PROXY[name]]} dbname=postgres user=postgres"
+
+    def role(self) -> dict[str, Any]:
+        return get_json(f"{self.url}/role")
+
+    def proxy_state(self, name: str) -> dict[str, Any]:
+        return get_json(f"{self.proxy.api_url}/proxies/{name}")
+
+    def set_proxy(self, name: str, **body: Any) -> None:
+        status, raw, _ = http("POST", f"{self.proxy.api_url}/proxies/{name}", body)
+        assert status == 200, raw
+
+    def write_through_store(self, value: str) -> None:
+        """One client write on the clients' path (the ``store`` proxy)."""
+        with psycopg.connect(f"host=127.0.0.1 port={self.listen['store']} dbname=postgres user=postgres "
+                             "connect_timeout=2", autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS fleet (value text)")
+            conn.execute("INSERT INTO fleet VALUES (%s)", (value,))
+
+    def events(self, what: str) -> list[dict[str, Any]]:
+        return [e for e in self.role()["events"] if e["what"] == what]
+
+
+def _prepare_cluster(cluster: pgcluster.PgCluster, primary_proxy_port: int) -> None:
+    """As the compose nodes run: rewindable (wal_log_hints, full_page_writes), replica through the proxy."""
+    for node in (cluster.primary, cluster.standby):
+        node.query("ALTER SYSTEM SET wal_log_hints = on")
+        node.query("ALTER SYSTEM SET full_page_writes = on")
+    cluster.standby.query(f"ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port={primary_proxy_port} "
+                          f"user=postgres application_name={cluster.standby.name}'")
+    # started without PostgreSQL's bin directory on PATH, as a stock installation runs it: the
+    # supervisor's `COPY ... TO PROGRAM` must not count on finding pg_ctl there
+    with mock.patch.dict(os.environ, {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}):
+        for node in (cluster.primary, cluster.standby):
+            node.stop("fast")
+            node.start()
+    cluster.wait_streaming()
+    [(port,)] = cluster.standby.query("SELECT sender_port FROM pg_stat_wal_receiver")
+    assert port == primary_proxy_port, "the replica must stream through the primary's proxy"
+
+
+@contextlib.contextmanager
+def running_stack(tmp_path: Path) -> Iterator[Stack]:
+    cluster = pgcluster.PgCluster.create(names=("store-a", "store-b"))
+    proxy: ThreadedProxyServer | None = None
+    sup: subprocess.Popen[bytes] | None = None
+    try:
+        proxy = start_in_thread(port=0)
+        sup_port, pa, pb, ps = free_ports(4)
+        listen = {"postgres_primary": pa, "postgres_standby": pb, "store": ps}
+        for name, port, upstream in (("postgres_primary", pa, f"127.0.0.1:{cluster.primary.port}"),
+                                     ("postgres_standby", pb, f"127.0.0.1:{cluster.standby.port}"),
+                                     ("store", ps, f"127.0.0.1:{pa}")):
+            status, raw, _ = http("POST", f"{proxy.api_url}/proxies",
+                                  {"name": name, "listen": f"127.0.0.1:{port}", "upstream": upstream})
+            assert status == 201, raw
+        _prepare_cluster(cluster, pa)
+        log = tmp_path / "pgsupervisor.log"
+        stack = Stack(cluster, proxy, listen, f"http://127.0.0.1:{sup_port}", log)
+        with open(log, "wb") as out:
+            sup = subprocess.Popen(
+                [sys.executable, "-m", "chaosrunner.demo.pgsupervisor", "--port", str(sup_port),
+                 "--proxy-api", proxy.api_url, "--store-proxy", "store", "--interval", "0.2",
+                 "--failover-after", str(FAILOVER_AFTER),
+                 "--node", f"store-a={stack.upstream('store-a')}={stack.dsn('store-a')}",
+                 "--node", f"store-b={stack.upstream('store-b')}={stack.dsn('store-b')}"],
+                stdout=out, stderr=subprocess.STDOUT)
+        wait_until(lambda: _role_or_none(stack) is not None and sup.poll() is None, 15, what="supervisor up")
+        yield stack
+    finally:
+        if sup is not None:
+            sup.terminate()
+            try:
+                sup.wait(5)
+            except subprocess.TimeoutExpired:
+                sup.kill()
+                sup.wait(5)
+        if proxy is not None:
+            proxy.stop()
+        cluster.destroy()
+
+
+def _role_or_none(stack: Stack) -> dict[str, Any] | None:
+    try:
+        role = stack.role()
+    except (OSError, AssertionError):
+        return None
+    return role if set(role["nodes"]) == {"store-a", "store-b"} else None
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(tmp_path) as s:
+        yield s
+
+
+def _replicated(stack: Stack, value: str, on: str) -> bool:
+    return bool(stack.node(on).query("SELECT 1 FROM fleet WHERE value = %s", (value,)))
+
+
+def test_role_answers_what_the_experiments_read(stack: Stack):
+    role = stack.role()
+    assert role["primary"] == "store-a"                     # the role probe's field (experiments, compose.yaml)
+    assert role["expected"] == "store-a" and role["term"] == 1
+    a, b = role["nodes"]["store-a"], role["nodes"]["store-b"]
+    assert a["role"] == "primary" and a["writable"] and a["standby_attached"] and a["reachable"]
+    assert b["role"] == "standby" and not b["writable"] and b["following"] == "streaming"
+    assert a["data_directory"] == str(stack.node("store-a").datadir)
+    assert stack.proxy_state("store")["upstream"] == stack.upstream("store-a")
+
+
+def test_primary_crash_promotes_the_replica_and_repoints_the_store_proxy(stack: Stack):
+    stack.write_through_store("before")
+    wait_until(lambda: _replicated(stack, "before", "store-b"), 5, what="the write on the replica")
+    stack.node("store-a").stop("immediate")
+    took = wait_until(lambda: stack.role()["primary"] == "store-b", 15, what="store-b named primary")
+    assert took >= FAILOVER_AFTER - 0.5, f"promoted after {took:.1f}s, before --failover-after"
+    assert stack.node("store-b").is_primary()               # asked directly, not through the supervisor
+    assert stack.proxy_state("store")["upstream"] == stack.upstream("store-b")
+    stack.write_through_store("after")
+    assert _replicated(stack, "before", "store-b") and _replicated(stack, "after", "store-b")
+    role = stack.role()
+    assert role["expected"] == "store-b" and role["term"] == 2
+    [failover] = stack.events("failover")
+    assert (failover["old"], failover["new"], failover["term"]) == ("store-a", "store-b", 2)
+
+
+def test_partitioned_primary_is_fenced_and_rejoins_as_replica(stack: Stack):
+    stack.write_through_store("before")
+    wait_until(lambda: _replicated(stack, "before", "store-b"), 5, what="the write on the replica")
+    stack.set_proxy("postgres_primary", enabled=False)      # partition: store-a runs, nobody reaches it
+    wait_until(lambda: stack.role()["primary"] == "store-b", 15, what="store-b named primary")
+    assert stack.node("store-b").is_primary()
+    assert stack.node("store-a").is_primary()               # split brain, but the store path leads to store-b
+    assert stack.proxy_state("store")["upstream"] == stack.upstream("store-b")
+    stack.write_through_store("during")
+
+    stack.set_proxy("postgres_primary", enabled=True)       # the partition heals: store-a is fenced
+    old = stack.node("store-a")
+    wait_until(lambda: old.pid() is None, 10, what="the old primary stopped by the supervisor")
+    marker = old.datadir / "chaosrunner.rejoin"
+    assert marker.read_text().strip() == stack.dsn("store-b")
+    [fenced] = stack.events("fenced")
+    assert (fenced["node"], fenced["primary"]) == ("store-a", "store-b")
+    assert not stack.events("fenced-failed")
+
+    # the container's restart: docker/postgres-node.sh's rejoin, then PostgreSQL starts again
+    rewind = subprocess.run(pgcluster._as_postgres([
+        str(pgcluster.PG_BIN / "pg_rewind"), f"--target-pgdata={old.datadir}",
+        f"--source-server={marker.read_text().strip()}", "--write-recovery-conf"]),
+        capture_output=True, text=True, timeout=60)
+    assert rewind.returncode == 0, rewind.stderr
+    # not "no rewind required": the new primary's control file already names its new timeline
+    assert "servers diverged" in rewind.stderr and "Done!" in rewind.stderr, rewind.stderr
+    marker.unlink(missing_ok=True)                          # rm -f: pg_rewind already dropped it (not on the source)
+    old.start()
+    assert not old.is_primary()
+    wait_until(lambda: stack.role()["nodes"]["store-a"].get("following") == "streaming", 15,
+               what=f"store-a streaming from store-b (its log: {old.log})")
+    stack.write_through_store("rejoined")
+    wait_until(lambda: _replicated(stack, "rejoined", "store-a"), 5, what="the new write on store-a")
+    assert _replicated(stack, "during", "store-a")
+    role = stack.role()
+    assert role["primary"] == "store-b" and role["nodes"]["store-a"]["role"] == "standby"
+    assert role["nodes"]["store-b"]["standby_attached"]
+    printed = [json.loads(line) for line in stack.log.read_text().splitlines() if line.startswith("{")]
+    assert [e["what"] for e in printed] == ["failover", "fenced"]          # its stdout: one JSON event a line
