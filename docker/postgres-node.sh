@@ -15,13 +15,19 @@ if [ "${NODE_ROLE:-primary}" = replica ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   done
   chmod 700 "$PGDATA"
 fi
+# pg_rewind removes files the source server lacks, the marker among them: keep a copy outside
+# $PGDATA (it survives a restart of the container) until the rewind has succeeded
+pending=/var/lib/postgresql/chaosrunner.rejoin.pending
 if [ -f "$PGDATA/chaosrunner.rejoin" ]; then
-  source_dsn=$(cat "$PGDATA/chaosrunner.rejoin")
+  cp "$PGDATA/chaosrunner.rejoin" "$pending.tmp" && mv "$pending.tmp" "$pending"
+fi
+if [ -f "$pending" ]; then
+  source_dsn=$(cat "$pending")
   until pg_rewind --target-pgdata="$PGDATA" --source-server="$source_dsn" --write-recovery-conf; do
     echo "rejoin: pg_rewind from the new primary failed; retrying in 2s" >&2
     sleep 2
   done
-  rm -f "$PGDATA/chaosrunner.rejoin"
+  rm -f "$PGDATA/chaosrunner.rejoin" "$pending"
 fi
 # cluster_name puts the node's name in every process title: the inventory finds processes by it
 exec docker-entrypoint.sh postgres -c wal_level=replica -c max_wal_senders=10 -c hot_standby=on \
