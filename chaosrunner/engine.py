@@ -190,13 +190,16 @@ class Engine:
         self.timeline.event(K.PHASE_ENDED, phase="method", ok=True)
 
     async def _rollbacks(self, *, steps: bool) -> None:
-        """Revert every fault still in force; run the experiment's rollback steps too when the
-        method has started (before it, nothing was done that a rollback could undo)."""
+        """Revert every fault still in force, then run the experiment's rollback steps when the
+        method has started (before it, nothing was done that a rollback could undo). Faults go
+        first: a rollback step (a switchover back to the original primary) needs the system
+        whole again, and a run interrupted mid-fault still has its faults in force here."""
         tl = self.timeline
         tl.event(K.PHASE_STARTED, phase="rollback")
         for t in self._background:
             t.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self.revert_all("rollback")
         for step in (self.plan.rollbacks if steps else []):
             try:
                 ok, error = await self._run_step(step)
@@ -212,7 +215,6 @@ class Engine:
                 tl.event(K.ROLLBACK, name=step.label, ok=ok)
             if not ok:
                 self.outcome.errors.append(f"rollback {step.label}: {error}")
-        await self.revert_all("rollback")
         tl.event(K.PHASE_ENDED, phase="rollback", ok=not self.outcome.revert_failures)
 
     # -- steady state and stop conditions -----------------------------------------------------------

@@ -66,3 +66,30 @@ def test_rollback_steps_wait_for_the_method(tmp_path, web):
     assert not mark.exists()
     kinds = [e["kind"] for e in json.loads((result.run_dir / "run.json").read_text())["timeline"]["events"]]
     assert "fault_injected" not in kinds and "rollback" not in kinds
+
+
+def test_rollback_steps_find_the_faults_already_reverted(tmp_path, web):
+    """An abort mid-fault: the fault is reverted first, then the rollback steps run, so a step that
+    needs the system whole (here: the frozen service answering again) succeeds."""
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    exp = write(tmp_path / "exp.yaml", f"""\
+name: abort-then-rollback
+targets: inv.yaml
+steady_state:
+  - probe: {{type: http, url: "${{web.url}}/health", timeout: 300ms}}
+method:
+  - action: {{type: process, operation: stop, target: web, duration: 60s}}
+rollback:
+  - probe: {{type: http, name: answers again, url: "{web.url}/health", timeout: 1s}}
+sampling: {{interval: 100ms, stable_for: 300ms}}
+abort_when: [{{probe_failing_for: 1s}}]
+""")
+    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "reports", render_report=False,
+                                                   handle_signals=False))
+    assert result.status == "aborted"
+    events = json.loads((result.run_dir / "run.json").read_text())["timeline"]["events"]
+    kinds = [e["kind"] for e in events]
+    assert kinds.index("fault_reverted") < kinds.index("rollback")
+    [rb] = [e for e in events if e["kind"] == "rollback"]
+    assert rb["data"]["ok"] is True, rb
+    assert {v.name: v.status for v in result.verdicts}["rollbacks"] is Status.PASSED
