@@ -192,3 +192,41 @@ def timed_middleware(metrics: Metrics, metric: str, skip: Iterable[str] = ()) ->
                 metrics.inc("http_errors_total", route=route, method=request.method)
 
     return middleware
+
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def switchover_handler(sup: Any, why_not: Callable[[str], str]) -> Handler:
+    """``POST /switchover?candidate=NAME&wait=30`` of both supervisors (embedded and PostgreSQL).
+
+    ``sup`` has ``nodes``, ``preferred``, ``primary``, ``role()`` and ``switchover`` (``None`` or
+    ``(candidate, future)``, which its loop resolves with ``(ok, message)`` once it has switched
+    or given up). ``why_not(candidate)`` says why no switchover happened within ``wait``.
+    """
+    async def switchover(request: web.Request) -> web.Response:
+        candidate = request.query.get("candidate", sup.preferred)
+        try:
+            wait = float(request.query.get("wait", "30"))
+        except ValueError:
+            return reply({"error": "wait must be a number of seconds, e.g. wait=30"}, 400)
+        if candidate not in sup.nodes:
+            return reply({"error": f"no store node {candidate!r}; nodes: {', '.join(sup.nodes)}"}, 400)
+        if sup.switchover is not None and not sup.switchover[1].done():
+            if sup.switchover[0] != candidate:
+                return reply({"error": f"a switchover to {sup.switchover[0]} is already pending"}, 409)
+            answer = sup.switchover[1]
+        else:
+            answer = asyncio.get_running_loop().create_future()
+            sup.switchover = (candidate, answer)
+        try:
+            ok, message = await asyncio.wait_for(asyncio.shield(answer), wait)
+        except TimeoutError:
+            if sup.switchover is not None and sup.switchover[1] is answer:
+                answer.cancel()             # given up: it must not happen later, unasked
+                sup.switchover = None
+            return reply({"error": f"no switchover to {candidate} within {wait:g}s: {why_not(candidate)}",
+                          **sup.role()}, 503)
+        return reply({"switched": ok, "message": message, **sup.role()}, 200 if ok else 503)
+
+    return switchover

@@ -43,7 +43,7 @@ import psycopg
 from aiohttp import web
 from psycopg import sql
 
-from chaosrunner.demo.common import reply, serve
+from chaosrunner.demo.common import reply, serve, switchover_handler
 
 STATUS_SQL = """
 SELECT pg_is_in_recovery(),
@@ -287,30 +287,8 @@ def build_app(sup: PgSupervisor) -> web.Application:
     async def health(request: web.Request) -> web.Response:
         return reply({"status": "ok", "primary": sup.primary, "term": sup.term})
 
-    async def switchover(request: web.Request) -> web.Response:
-        candidate = request.query.get("candidate", sup.preferred)
-        try:
-            wait = float(request.query.get("wait", "30"))
-        except ValueError:
-            return reply({"error": "wait must be a number of seconds, e.g. wait=30"}, 400)
-        if candidate not in sup.nodes:
-            return reply({"error": f"no node {candidate!r}; nodes: {', '.join(sup.nodes)}"}, 400)
-        if sup.switchover is not None and not sup.switchover[1].done():
-            if sup.switchover[0] != candidate:
-                return reply({"error": f"a switchover to {sup.switchover[0]} is already pending"}, 409)
-            answer = sup.switchover[1]
-        else:
-            answer = asyncio.get_running_loop().create_future()
-            sup.switchover = (candidate, answer)
-        try:
-            ok, message = await asyncio.wait_for(asyncio.shield(answer), wait)
-        except TimeoutError:
-            if sup.switchover is not None and sup.switchover[1] is answer:
-                answer.cancel()
-                sup.switchover = None
-            return reply({"error": f"no switchover to {candidate} within {wait:g}s: it is not a replica "
-                                   f"streaming from {sup.primary} and caught up", **sup.role()}, 503)
-        return reply({"switched": ok, "message": message, **sup.role()}, 200 if ok else 503)
+    switchover = switchover_handler(
+        sup, lambda candidate: f"it is not a replica streaming from {sup.primary} and caught up")
 
     app.add_routes([web.get("/role", role), web.get("/health", health), web.post("/switchover", switchover)])
     return app

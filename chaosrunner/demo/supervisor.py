@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from chaosrunner.demo.common import reply, serve
+from chaosrunner.demo.common import reply, serve, switchover_handler
 
 CAUGHT_UP_FOR = 3.0
 
@@ -292,34 +292,14 @@ def build_app(sup: Supervisor) -> web.Application:
     async def events(request: web.Request) -> web.Response:
         return reply(sup.events)
 
-    async def switchover(request: web.Request) -> web.Response:
-        candidate = request.query.get("candidate", sup.preferred)
-        try:
-            wait = float(request.query.get("wait", "30"))
-        except ValueError:
-            return reply({"error": "wait must be a number of seconds, e.g. wait=30"}, 400)
-        if candidate not in sup.nodes:
-            return reply({"error": f"no store node {candidate!r}; nodes: {', '.join(sup.nodes)}"}, 400)
-        if sup.switchover is not None and not sup.switchover[1].done():
-            if sup.switchover[0] != candidate:
-                return reply({"error": f"a switchover to {sup.switchover[0]} is already pending"}, 409)
-            answer = sup.switchover[1]
-        else:
-            answer = asyncio.get_running_loop().create_future()
-            sup.switchover = (candidate, answer)
-        try:
-            ok, message = await asyncio.wait_for(asyncio.shield(answer), wait)
-        except TimeoutError:
-            if sup.switchover is not None and sup.switchover[1] is answer:
-                answer.cancel()             # given up: it must not happen later, unasked
-                sup.switchover = None
-            info = sup.info.get(candidate, {})
-            why = ("it is unreachable" if not info.get("reachable") else
-                   f"it has not caught up with {sup.primary} (seq {info.get('seq')} of "
-                   f"{sup.info.get(sup.primary, {}).get('seq')})")
-            return reply({"error": f"no switchover to {candidate} within {wait:g}s: {why}",
-                          **sup.role()}, 503)
-        return reply({"switched": ok, "message": message, **sup.role()}, 200 if ok else 503)
+    def why_not(candidate: str) -> str:
+        info = sup.info.get(candidate, {})
+        if not info.get("reachable"):
+            return "it is unreachable"
+        return (f"it has not caught up with {sup.primary} (seq {info.get('seq')} of "
+                f"{sup.info.get(sup.primary, {}).get('seq')})")
+
+    switchover = switchover_handler(sup, why_not)
 
     app.add_routes([web.get("/role", role), web.get("/primary", primary), web.get("/health", health),
                     web.get("/events", events), web.post("/switchover", switchover)])

@@ -143,6 +143,22 @@ def get_json_post(url: str) -> dict:
     return json.loads(body)
 
 
+def test_switchover_answers_bad_requests_and_switches_there_and_back(demo):
+    sup = demo.url("supervisor")
+    assert http("POST", f"{sup}/switchover?candidate=store-z")[0] == 400
+    status, body, _ = http("POST", f"{sup}/switchover?candidate=store-b&wait=soon")
+    assert status == 400 and b"wait must be a number" in body
+    # the standby streams from the primary and has caught up: a controlled switchover, no loss
+    assert http("PUT", f"{demo.url('router')}/configs/before-switchover", b"kept")[0] == 200
+    for node in ("store-b", "store-a"):                # there, and back as the ready experiments do
+        status, body, _ = http("POST", f"{sup}/switchover?candidate={node}&wait=20", timeout=25)
+        answer = json.loads(body)
+        assert status == 200 and answer["switched"] is True and answer["expected"] == node, body
+        # "primary" is what the health checks observe: it follows within a check or two
+        wait_until(lambda n=node: get_json(f"{sup}/role")["primary"] == n, 5, what=f"{node} observed primary")
+        assert http("GET", f"{demo.url('router')}/configs/before-switchover")[1] == b"kept"
+
+
 def test_up_twice_says_already_up(demo):
     again = start_demo(demo.dir, free_ports=True)
     assert again.already_up and again.restarted == [] and again.ports == demo.ports
