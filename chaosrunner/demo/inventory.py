@@ -89,7 +89,7 @@ def proxy_config(ports: dict[str, int]) -> list[dict[str, Any]]:
 
 
 def commands(ports: dict[str, int], demo_dir: Path, *, sync: bool, failback: bool,
-             replication_interval: float, failover_after: float = 2.0,
+             replication_interval: float, failover_after: float,
              python: str = sys.executable) -> dict[str, list[str]]:
     """The command line of each component. ``--port`` comes first so a command-line match can find it."""
     d = str(demo_dir)

@@ -43,6 +43,10 @@ class DemoError(RuntimeError):
     """The demo could not be started, or is not in the state asked for."""
 
 
+DEFAULT_FAILOVER_AFTER = 2.0
+"""Seconds the store primary must fail its health checks before the standby is promoted."""
+
+
 @dataclass
 class Demo:
     dir: Path
@@ -50,7 +54,7 @@ class Demo:
     sync: bool
     default_ports: bool
     failback: bool = False
-    failover_after: float = 2.0
+    failover_after: float = DEFAULT_FAILOVER_AFTER
     already_up: bool = False
     restarted: list[str] = field(default_factory=list)
     startup_seconds: float = 0.0
@@ -164,9 +168,6 @@ def _write_proxy_pid(demo_dir: Path, pid: int) -> None:
     path = _pidfile(demo_dir, "proxy")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{pid}\n")
-
-
-DEFAULT_FAILOVER_AFTER = 2.0
 
 
 def _mode(sync: bool) -> str:

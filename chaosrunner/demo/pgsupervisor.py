@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shlex
 import time
 from pathlib import Path
@@ -43,7 +42,8 @@ import psycopg
 from aiohttp import web
 from psycopg import sql
 
-from chaosrunner.demo.common import reply, serve, switchover_handler
+from chaosrunner.demo.common import reply, serve
+from chaosrunner.demo.supervising import SupervisorCore, switchover_handler
 
 STATUS_SQL = """
 SELECT pg_is_in_recovery(),
@@ -62,44 +62,11 @@ class Node:
         self.name, self.upstream, self.dsn = spec.split("=", 2)
 
 
-class PgSupervisor:
+class PgSupervisor(SupervisorCore[Node]):
     def __init__(self, nodes: list[Node], proxy_api: str, store_proxy: str, state_file: Path | None,
                  interval: float, failover_after: float) -> None:
-        self.nodes = {n.name: n for n in nodes}
-        self.proxy_api, self.store_proxy = proxy_api.rstrip("/"), store_proxy
-        self.state_file, self.interval, self.failover_after = state_file, interval, failover_after
-        self.preferred = nodes[0].name
-        self.primary, self.term = self.preferred, 1
-        if state_file is not None and state_file.exists():
-            saved = json.loads(state_file.read_text())
-            self.primary, self.term = saved["primary"], saved["term"]
-        self.info: dict[str, dict[str, Any]] = {}
-        self.last_ok = {n: time.monotonic() for n in self.nodes}
+        super().__init__({n.name: n for n in nodes}, proxy_api, store_proxy, state_file, interval, failover_after)
         self.last_rejoin: dict[str, float] = {}
-        self.switchover: tuple[str, asyncio.Future[tuple[bool, str]]] | None = None
-        self.events: list[dict[str, Any]] = []
-        self.rounds = 0
-        self.http: aiohttp.ClientSession | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def _event(self, what: str, **details: Any) -> None:
-        self.events.append({"at": time.time(), "what": what, **details})
-        del self.events[:-100]
-        print(json.dumps(self.events[-1]), flush=True)
-
-    def _save(self) -> None:
-        if self.state_file is not None:
-            self.state_file.write_text(json.dumps({"primary": self.primary, "term": self.term}))
-
-    async def start(self) -> None:
-        self.http = aiohttp.ClientSession()
-        self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        if self.http is not None:
-            await self.http.close()
 
     async def _sql(self, name: str, query: sql.Composed | sql.SQL | str, timeout: float = 2.0) -> list[tuple[Any, ...]]:
         async def run() -> list[tuple[Any, ...]]:
@@ -130,18 +97,6 @@ class PgSupervisor:
         except Exception as exc:  # noqa: BLE001 - retried by the next check
             self._event("proxy-failed", body=body, error=str(exc))
             return False
-
-    async def _loop(self) -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                await asyncio.gather(*(self._read(n) for n in self.nodes))
-                await self._reconcile()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a bad round must not stop supervision
-                self._event("error", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
     async def _reconcile(self) -> None:
         now = time.monotonic()

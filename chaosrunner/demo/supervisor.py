@@ -39,53 +39,20 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from chaosrunner.demo.common import reply, serve, switchover_handler
+from chaosrunner.demo.common import reply, serve
+from chaosrunner.demo.supervising import SupervisorCore, switchover_handler
 
 CAUGHT_UP_FOR = 3.0
 
 
-class Supervisor:
+class Supervisor(SupervisorCore[str]):
     def __init__(self, nodes: dict[str, str], proxy_api: str, store_proxy: str, state_file: Path | None,
                  interval: float, failover_after: float, failback: bool) -> None:
-        self.nodes, self.proxy_api, self.store_proxy = nodes, proxy_api.rstrip("/"), store_proxy
-        self.state_file, self.interval = state_file, interval
-        self.failover_after, self.failback = failover_after, failback
-        self.preferred = next(iter(nodes))
-        self.primary, self.term = self.preferred, 1
-        if state_file is not None and state_file.exists():
-            saved = json.loads(state_file.read_text())
-            self.primary, self.term = saved["primary"], saved["term"]
-        self.info: dict[str, dict[str, Any]] = {}
-        self.last_ok: dict[str, float] = {n: time.monotonic() for n in nodes}
+        super().__init__(nodes, proxy_api, store_proxy, state_file, interval, failover_after)
+        self.failback = failback
         self.released: set[str] = set()      # standbys the primary no longer waits for (sync mode)
         self.caught_up_since: float | None = None
         self.repoint_pending = False
-        self.switchover: tuple[str, asyncio.Future[tuple[bool, str]]] | None = None
-        self.rounds = 0
-        self.events: list[dict[str, Any]] = []
-        self.http: aiohttp.ClientSession | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def _save(self) -> None:
-        if self.state_file is not None:
-            tmp = self.state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"primary": self.primary, "term": self.term}))
-            tmp.replace(self.state_file)
-
-    def _event(self, what: str, **details: Any) -> None:
-        self.events.append({"at": time.time(), "what": what, **details})
-        del self.events[:-100]
-        print(json.dumps(self.events[-1]), flush=True)
-
-    async def start(self) -> None:
-        self.http = aiohttp.ClientSession()
-        self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        if self.http is not None:
-            await self.http.close()
 
     async def _post(self, url: str, body: dict[str, Any] | None = None, timeout: float = 1.0) -> tuple[int, Any]:
         assert self.http is not None
@@ -93,7 +60,7 @@ class Supervisor:
             text = await resp.text()
             return resp.status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
 
-    async def _read_role(self, name: str) -> None:
+    async def _read(self, name: str) -> None:
         assert self.http is not None
         try:
             async with self.http.get(f"{self.nodes[name]}/role", timeout=aiohttp.ClientTimeout(total=0.3)) as resp:
@@ -103,18 +70,6 @@ class Supervisor:
                 self.last_ok[name] = time.monotonic()
         except Exception as exc:  # noqa: BLE001 - unreachable for whatever reason
             self.info[name] = {**self.info.get(name, {}), "reachable": False, "error": f"{type(exc).__name__} {exc}"}
-
-    async def _loop(self) -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                await asyncio.gather(*(self._read_role(n) for n in self.nodes))
-                await self._reconcile()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a bad round must not stop supervision
-                self._event("error", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
     async def _reconcile(self) -> None:
         now = time.monotonic()
@@ -250,7 +205,7 @@ class Supervisor:
         deadline = time.monotonic() + 3.0
         caught_up = False
         while time.monotonic() < deadline and not caught_up:
-            await asyncio.gather(self._read_role(old), self._read_role(candidate))
+            await asyncio.gather(self._read(old), self._read(candidate))
             caught_up = self.info[candidate].get("seq", -1) >= self.info[old].get("seq", 0)
             if not caught_up:
                 await asyncio.sleep(0.05)
