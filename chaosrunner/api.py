@@ -193,8 +193,6 @@ def _failovers(p: Plan, tl: Timeline, probe: str) -> list[Any]:
     return failover_results(tl.samples, tl.events, probe, steady, p.experiment.model.sampling.interval)
 
 
-
-
 def status_of(verdicts: list[Verdict], aborted: str | None, revert_failures: list[str]) -> str:
     """The run's status: revert_failed, aborted, failed, inconclusive (no verdict failed, but a
     declared objective could not be measured: exit 1) or held (everything declared was measured

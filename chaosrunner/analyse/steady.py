@@ -55,7 +55,6 @@ def held_during_faults(tl: Timeline, probe_names: list[str]) -> Verdict:
     return Verdict(name, Status.PASSED, "every sample ok", f"{len(total)} samples ok")
 
 
-
 def rollback_verdict(tl: Timeline) -> Verdict | None:
     """The rollbacks undid what the method did: every rollback step (an action, or a probe that
     checks the undoing, such as a switchover back to the original primary) succeeded. ``None``

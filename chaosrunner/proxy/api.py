@@ -58,7 +58,7 @@ def error_response(error: ApiError) -> web.Response:
     """What the real server's ``apiError`` sends: the JSON body through Go's ``http.Error``, which
     replaces the handler's ``application/json`` with ``text/plain``, adds ``nosniff`` and a newline."""
     return web.Response(body=(go_json(error.body()) + "\n").encode(), status=error.status,
-                        headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
+                        headers={**_GO_HTTP_ERROR, "Content-Type": "text/plain; charset=utf-8"})
 
 
 def no_content() -> web.Response:

@@ -6,7 +6,6 @@ failure, for instance) answer 500 with the underlying message, as the real serve
 """
 from __future__ import annotations
 
-import json
 
 
 class ApiError(Exception):
@@ -19,10 +18,6 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, object]:
         return {"error": self.message, "status": self.status}
-
-    def to_json(self) -> str:
-        # The real server answers through http.Error, which appends a newline.
-        return json.dumps(self.body(), separators=(",", ":")) + "\n"
 
     def joined(self, detail: str) -> ApiError:
         """``joinError``: the same status, with ``"<message>: <detail>"``."""
