@@ -199,6 +199,9 @@ def test_partitioned_primary_is_fenced_and_rejoins_as_replica(stack: Stack):
     wait_until(lambda: old.pid() is None, 10, what="the old primary stopped by the supervisor")
     marker = old.datadir / "chaosrunner.rejoin"
     assert marker.read_text().strip() == stack.dsn("store-b")
+    # the stop runs in the background on that server: the supervisor logs "fenced" once its own
+    # COPY returns, which can be a moment after the server is gone
+    wait_until(lambda: stack.events("fenced"), 5, what="the fenced event")
     [fenced] = stack.events("fenced")
     assert (fenced["node"], fenced["primary"]) == ("store-a", "store-b")
     assert not stack.events("fenced-failed")
