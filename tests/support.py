@@ -52,6 +52,18 @@ class Web:
             self.proc.wait()
 
 
+def proxy_in_front(api_url: str, name: str, upstream_port: int) -> str:
+    """Create a proxy ``name`` on a free loopback port in front of ``127.0.0.1:upstream_port``
+    through a Toxiproxy API; return the address it listens on (``host:port``)."""
+    import json
+
+    req = urllib.request.Request(api_url + "/proxies", method="POST",
+                                 data=json.dumps({"name": name, "listen": "127.0.0.1:0",
+                                                  "upstream": f"127.0.0.1:{upstream_port}"}).encode())
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return str(json.loads(resp.read())["listen"])
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

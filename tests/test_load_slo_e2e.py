@@ -13,17 +13,14 @@ import pytest
 
 from chaosrunner import api
 from chaosrunner.proxy.server import start_in_thread
-from support import write
+from support import proxy_in_front, write
 
 pytestmark = pytest.mark.slow
 
 
 def test_latency_fault_under_load_breaks_the_p99_slo_only_while_it_lasts(tmp_path, web):
     with start_in_thread(port=0) as server:
-        req = urllib.request.Request(server.api_url + "/proxies", method="POST",
-                                     data=json.dumps({"name": "web", "listen": "127.0.0.1:0",
-                                                      "upstream": f"127.0.0.1:{web.port}"}).encode())
-        listen = json.loads(urllib.request.urlopen(req, timeout=5).read())["listen"]
+        listen = proxy_in_front(server.api_url, "web", web.port)
         write(tmp_path / "inv.yaml", f"targets:\n  api:\n    url: http://{listen}\n"
                                      f"    toxiproxy: {{api: {server.api_url}, proxy: web}}\n")
         exp = write(tmp_path / "exp.yaml", """\

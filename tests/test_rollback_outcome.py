@@ -29,6 +29,16 @@ sampling: {{interval: 100ms, stable_for: 300ms}}
 """
 
 
+def _inventory(tmp_path, web):
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+
+
+def _run(exp):
+    [result] = api.run(exp, options=api.RunOptions(report_dir=exp.parent / "reports", render_report=False,
+                                                   handle_signals=False))
+    return result
+
+
 def test_rollback_verdict_from_events():
     tl = Timeline()
     assert rollback_verdict(tl) is None                                  # no rollback steps: nothing to judge
@@ -41,10 +51,9 @@ def test_rollback_verdict_from_events():
 
 @pytest.mark.parametrize(("check", "status", "ok"), [('"true"', "held", True), ('"false"', "failed", False)])
 def test_a_failing_rollback_probe_fails_the_rollback_and_the_run(tmp_path, web, check, status, ok):
-    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    _inventory(tmp_path, web)
     exp = write(tmp_path / "exp.yaml", EXP.format(check=check))
-    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "reports", render_report=False,
-                                                   handle_signals=False))
+    result = _run(exp)
     data = json.loads((result.run_dir / "run.json").read_text())
     [rb] = [e for e in data["timeline"]["events"] if e["kind"] == "rollback"]
     assert rb["data"]["ok"] is ok
@@ -57,11 +66,10 @@ def test_rollback_steps_wait_for_the_method(tmp_path, web):
     """A failed steady state before means nothing was done: no rollback step runs (a switchover
     back, say, would then act on a system the run never touched)."""
     mark = tmp_path / "rolled-back"
-    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    _inventory(tmp_path, web)
     exp = write(tmp_path / "exp.yaml", EXP.format(check=f'"touch", "{mark}"').replace(
         '"${web.url}/health"', f'"http://127.0.0.1:{free_port()}/health"'))   # nothing listens there
-    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "reports", render_report=False,
-                                                   handle_signals=False))
+    result = _run(exp)
     assert result.status == "failed"
     assert not mark.exists()
     kinds = [e["kind"] for e in json.loads((result.run_dir / "run.json").read_text())["timeline"]["events"]]
@@ -71,7 +79,7 @@ def test_rollback_steps_wait_for_the_method(tmp_path, web):
 def test_rollback_steps_find_the_faults_already_reverted(tmp_path, web):
     """An abort mid-fault: the fault is reverted first, then the rollback steps run, so a step that
     needs the system whole (here: the frozen service answering again) succeeds."""
-    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    _inventory(tmp_path, web)
     exp = write(tmp_path / "exp.yaml", f"""\
 name: abort-then-rollback
 targets: inv.yaml
@@ -84,8 +92,7 @@ rollback:
 sampling: {{interval: 100ms, stable_for: 300ms}}
 abort_when: [{{probe_failing_for: 1s}}]
 """)
-    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "reports", render_report=False,
-                                                   handle_signals=False))
+    result = _run(exp)
     assert result.status == "aborted"
     events = json.loads((result.run_dir / "run.json").read_text())["timeline"]["events"]
     kinds = [e["kind"] for e in events]

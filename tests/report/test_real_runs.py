@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 # the browser fixture and DevTools helpers of the browser tests (Chromium, network off)
+from support import proxy_in_front
 from test_browser import CHART_SIZES, CHROMIUM, _session, chromium, requested  # noqa: F401
 
 from chaosrunner import api
@@ -89,10 +90,7 @@ def api_service(backend: str) -> ThreadingHTTPServer:
 def runs(tmp_path, web):
     """Two runs of the experiment; yields the reports folder and both results."""
     with start_in_thread(port=0) as proxy:
-        req = urllib.request.Request(proxy.api_url + "/proxies", method="POST",
-                                     data=json.dumps({"name": "backend", "listen": "127.0.0.1:0",
-                                                      "upstream": f"127.0.0.1:{web.port}"}).encode())
-        listen = json.loads(urllib.request.urlopen(req, timeout=5).read())["listen"]
+        listen = proxy_in_front(proxy.api_url, "backend", web.port)
         service = api_service(f"http://{listen}")
         try:
             url = f"http://127.0.0.1:{service.server_address[1]}"
