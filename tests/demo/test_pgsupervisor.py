@@ -154,7 +154,11 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def _replicated(stack: Stack, value: str, on: str) -> bool:
-    return bool(stack.node(on).query("SELECT 1 FROM fleet WHERE value = %s", (value,)))
+    """Whether ``value`` is on node ``on``; False while even the table has not been replayed there."""
+    try:
+        return bool(stack.node(on).query("SELECT 1 FROM fleet WHERE value = %s", (value,)))
+    except psycopg.errors.UndefinedTable:                   # replication is asynchronous: CREATE TABLE too
+        return False
 
 
 def test_role_answers_what_the_experiments_read(stack: Stack):
