@@ -7,6 +7,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from http.client import HTTPException
 from typing import Any
 
 import aiohttp
@@ -29,16 +30,31 @@ def get_json(url: str, timeout: float = 3.0) -> Any:
     return json.loads(body)
 
 
-def wait_until(cond: Any, timeout: float, interval: float = 0.05, what: str = "condition") -> float:
-    """Seconds it took until cond() was true; AssertionError after timeout."""
+def wait_until(cond: Any, timeout: float, interval: float = 0.05, what: str = "condition",
+               ignore: tuple[type[BaseException], ...] = ()) -> float:
+    """Seconds it took until cond() was true; AssertionError after timeout.
+
+    An exception of a type in ``ignore`` raised by cond() counts as "not yet" (a server still
+    starting, a reply not yet complete); the last one is named in the timeout message.
+    """
     started = time.monotonic()
     while True:
-        value = cond()
-        if value:
-            return time.monotonic() - started
+        try:
+            value = cond()
+        except ignore as exc:
+            value = exc
+        else:
+            if value:
+                return time.monotonic() - started
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
         time.sleep(interval)
+
+
+#: what a condition polling a demo server over HTTP may raise before the state it waits for:
+#: refused/reset/timed-out connections (OSError, URLError among them), a reply cut short
+#: (HTTPException), a non-200 reply (get_json asserts 200), a field not yet in the reply (KeyError)
+HTTP_NOT_YET: tuple[type[BaseException], ...] = (OSError, HTTPException, AssertionError, KeyError)
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:
