@@ -50,7 +50,7 @@ class Upstream:
 
         self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
-        started.wait(5)
+        assert started.wait(10), "the upstream's event loop did not start serving"
         self.port = self.server.sockets[0].getsockname()[1]
         self.address = f"127.0.0.1:{self.port}"
 

@@ -26,7 +26,7 @@ def experiment(server, upstream):
                    upstream_host="127.0.0.1", upstream_port=upstream.port, listen_host="127.0.0.1"),
             python("proxy exists", "probe", "chaostoxi.proxy.probes", "proxy_exist", proxy_name="ctk"),
             python("add latency", "action", "chaostoxi.toxic.actions", "create_latency_toxic",
-                   for_proxy="ctk", toxic_name="slow-db", latency=150),
+                   for_proxy="ctk", toxic_name="slow-db", latency=500),
             python("add limiter", "action", "chaostoxi.toxic.actions", "create_limiter_toxic",
                    for_proxy="ctk", toxic_name="limit", bytes_limit=1_000_000),
             python("remove limiter", "action", "chaostoxi.toxic.actions", "delete_toxic",
@@ -53,7 +53,7 @@ def test_chaostoxi_experiment_runs_against_the_embedded_proxy(api, experiment):
     assert proxy["enabled"] is True and proxy["toxics"] == []  # the rollback reset removed the latency
     host, port = proxy["listen"].rsplit(":", 1)
     with connect((host, int(port))) as sock:
-        assert round_trip(sock) < 0.1
+        assert round_trip(sock) < 0.25  # fast on a busy machine too, and well under the 500 ms toxic
 
 
 def test_chaostoxi_latency_toxic_is_felt_by_traffic(api, server, upstream):
@@ -63,11 +63,11 @@ def test_chaostoxi_latency_toxic_is_felt_by_traffic(api, server, upstream):
     configuration = {"toxiproxy_url": server.api_url}
     assert create_proxy("felt", "127.0.0.1", upstream.port, listen_host="127.0.0.1", configuration=configuration)
     port = int(configuration["felt_PORT"])
-    assert create_latency_toxic("felt", "lat", latency=120, configuration=configuration)
+    assert create_latency_toxic("felt", "lat", latency=500, configuration=configuration)
     with connect(("127.0.0.1", port)) as sock:
         start = time.monotonic()
         round_trip(sock)
-        assert time.monotonic() - start >= 0.115
+        assert time.monotonic() - start >= 0.49
         assert delete_toxic("felt", "lat", configuration=configuration)
-        assert round_trip(sock) < 0.1
+        assert round_trip(sock) < 0.25  # fast on a busy machine too, and well under the 500 ms toxic
     assert api.get("/proxies/felt/toxics").json() == []
