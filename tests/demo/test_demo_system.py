@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import psutil
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from chaosrunner.demo import demo_status, start_demo, stop_demo
 from chaosrunner.model.targets import Inventory
 
-from .helpers import demo_processes, get_json, http, listening, metric, wait_until
+from .helpers import HTTP_NOT_YET, demo_processes, get_json, http, listening, metric, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +25,21 @@ DEMO_TARGETS = {"api", "store-primary", "store-standby", "api-r1", "api-r2", "re
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    d = start_demo(tmp_path_factory.mktemp("demo") / "demo", free_ports=True)
+    # ten Python processes start: on a busy machine that can take well over the 20 s default
+    d = start_demo(tmp_path_factory.mktemp("demo") / "demo", free_ports=True, timeout=60)
     yield d
     stop_demo(d.dir)
 
 
-def test_up_is_fast_and_healthy(demo):
-    assert demo.startup_seconds < 5.0
+def _as_started(st: dict) -> bool:
+    return st["up"] and all(c["healthy"] for c in st["components"].values()) and \
+        st["primary"] == "store-a" and st["active_region"] == "r1"
+
+
+def test_up_is_healthy(demo):
+    # how fast it comes up is a figure benchmarks/demo_bench.py prints, not a test's bound; each
+    # component's /health has 0.5 s in demo_status, which a busy machine can miss once
+    wait_until(lambda: _as_started(demo_status(demo.dir)), 20, interval=0.2, what="every component healthy")
     st = demo_status(demo.dir)
     assert st["up"] and all(c["healthy"] for c in st["components"].values()), st
     assert st["primary"] == "store-a" and st["active_region"] == "r1"
@@ -82,10 +89,12 @@ def test_breaker_opens_when_external_service_is_faulted_and_closes_after(demo):
         for _ in range(5):                                     # each waits out the 0.5 s timeout
             reply = json.loads(http("GET", f"{api}/fleet/status")[1])
             assert reply["status"] == "degraded"
-        started = time.monotonic()
         status, body, headers = http("GET", f"{api}/fleet/status")
-        assert time.monotonic() - started < 0.4                # open breaker: no waiting out the 0.5 s timeout
-        assert status == 200 and json.loads(body)["reason"] == "circuit open" and headers["X-Degraded"] == "true"
+        answer = json.loads(body)
+        assert status == 200 and answer["reason"] == "circuit open" and headers["X-Degraded"] == "true"
+        # open breaker: no waiting out the 0.5 s timeout. Measured by the node itself (the client's
+        # clock would count a busy machine's scheduling too): a call that timed out took >= 0.5 s
+        assert answer["answered_in"] < 0.5, answer
         text = http("GET", f"{api}/metrics")[1].decode()
         assert metric(text, "api_circuit_state", dependency="external") == 1
         assert metric(text, "api_circuit_opened_total", dependency="external") >= 1
@@ -97,7 +106,8 @@ def test_breaker_opens_when_external_service_is_faulted_and_closes_after(demo):
         http("GET", f"{api}/fleet/status")
         return metric(http("GET", f"{api}/metrics")[1].decode(), "api_circuit_state", dependency="external") == 0
 
-    wait_until(closed, 6, interval=0.2, what="breaker closed again")
+    # open for 2 s, then a half-open trial and two successes: a busy machine gets 15 s
+    wait_until(closed, 15, interval=0.2, what="breaker closed again", ignore=HTTP_NOT_YET)
     assert json.loads(http("GET", f"{api}/fleet/status")[1])["status"] == "ok"
 
 
@@ -105,14 +115,18 @@ def test_router_fails_over_between_regions(demo):
     router, proxy_api = demo.url("router"), demo.url("proxy_api")
     assert http("POST", f"{proxy_api}/proxies/api_r1", {"enabled": False})[0] == 200
     try:
-        took = wait_until(lambda: get_json(f"{router}/_router/status")["active"] == "r2", 3, what="failover to r2")
-        assert took < 1.5
+        took = wait_until(lambda: get_json(f"{router}/_router/status")["active"] == "r2", 10,
+                          what="failover to r2", ignore=HTTP_NOT_YET)
+        # two failed checks 250 ms apart (~0.5-1.3 s idle); a router that never failed over on its own
+        # (only on a forwarded request's failure, or not at all) would not get there in 5 s
+        assert took < 5.0, took
         status, body, headers = http("PUT", f"{router}/configs/during-partition", b"x")
         assert status == 200 and headers["X-Routed-To"] == "r2"
         assert metric(http("GET", f"{router}/_router/metrics")[1].decode(), "router_region_up", region="r1") == 0
     finally:
         http("POST", f"{proxy_api}/proxies/api_r1", {"enabled": True})
-    wait_until(lambda: get_json(f"{router}/_router/status")["active"] == "r1", 3, what="back to r1")
+    wait_until(lambda: get_json(f"{router}/_router/status")["active"] == "r1", 10, what="back to r1",
+               ignore=HTTP_NOT_YET)
     assert http("GET", f"{router}/configs/during-partition")[2]["X-Routed-To"] == "r1"
 
 
@@ -120,7 +134,8 @@ def test_memory_pressure_sheds_low_priority_work(demo):
     api = demo.url("api_r2")
     before = get_json(f"{api}/health")["memory_pressure"]
     assert before < 0.25
-    held = get_json_post(f"{api}/admin/memory?mb=560")            # the node's budget is 512 MB
+    # the node's budget is 512 MB; allocating and touching 560 MB takes ~0.6 s idle, several on a busy machine
+    held = get_json_post(f"{api}/admin/memory?mb=560", timeout=30)
     try:
         assert held["held_mb"] == 560 and held["rss"] > 560 * 1024 * 1024 and held["memory_pressure"] == 1.0
         status, body, _ = http("GET", f"{api}/fleet/status")
@@ -132,13 +147,14 @@ def test_memory_pressure_sheds_low_priority_work(demo):
         assert metric(text, "api_shed_total", priority="low") >= 1
         assert metric(text, "api_memory_pressure") == 1.0
     finally:
-        http("DELETE", f"{api}/admin/memory")
-    time.sleep(0.6)
-    assert http("GET", f"{api}/fleet/status")[0] == 200
+        http("DELETE", f"{api}/admin/memory", timeout=30)
+    # released memory is sampled at once; the shedder then lets low priority through again
+    wait_until(lambda: http("GET", f"{api}/fleet/status")[0] == 200, 10, what="low priority served again",
+               ignore=HTTP_NOT_YET)
 
 
-def get_json_post(url: str) -> dict:
-    status, body, _ = http("POST", url, b"")
+def get_json_post(url: str, timeout: float = 3.0) -> dict:
+    status, body, _ = http("POST", url, b"", timeout=timeout)
     assert status == 200, body
     return json.loads(body)
 
@@ -155,7 +171,8 @@ def test_switchover_answers_bad_requests_and_switches_there_and_back(demo):
         answer = json.loads(body)
         assert status == 200 and answer["switched"] is True and answer["expected"] == node, body
         # "primary" is what the health checks observe: it follows within a check or two
-        wait_until(lambda n=node: get_json(f"{sup}/role")["primary"] == n, 5, what=f"{node} observed primary")
+        wait_until(lambda n=node: get_json(f"{sup}/role")["primary"] == n, 15, what=f"{node} observed primary",
+                   ignore=HTTP_NOT_YET)
         assert http("GET", f"{demo.url('router')}/configs/before-switchover")[1] == b"kept"
 
 
@@ -168,11 +185,11 @@ def test_stale_pid_file_is_cleaned_and_component_restarted(demo):
     pidfile = demo.dir / "run" / "external.pid"
     old = int(pidfile.read_text())
     os.kill(old, signal.SIGKILL)
-    wait_until(lambda: not _alive(old), 3, what="external killed")
+    wait_until(lambda: not _alive(old), 10, what="external killed")
     assert pidfile.exists()                                     # kill -9: nothing removed it
     st = demo_status(demo.dir)
     assert not st["up"] and not st["components"]["external"]["running"] and not pidfile.exists()
-    again = start_demo(demo.dir)
+    again = start_demo(demo.dir, timeout=60)
     assert again.already_up and again.restarted == ["external"]
     assert int(pidfile.read_text()) != old and demo_status(demo.dir)["up"]
 
