@@ -24,6 +24,7 @@ class KvStore:
         self.primary = "node-a"
         self.dropped: list[str] = []          # keys acknowledged but not stored
         self.refused: list[str] = []
+        self.puts = 0                         # PUTs handled, whatever the mode
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -49,6 +50,7 @@ class KvStore:
 
     async def _put(self, request: web.Request) -> web.Response:
         key, body = request.match_info["key"], await request.text()
+        self.puts += 1
         if self.mode == "down":
             self.refused.append(key)
             return web.Response(status=503, text="down")

@@ -9,6 +9,13 @@ from chaosrunner.timeline import EventKind, Timeline
 from chaosrunner.writer import Writer, WriterError, WriterSpec, write_key
 
 
+def wait_until(cond, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
 def spec(kv, **kw):
     return WriterSpec.model_validate({"type": "http", "url": f"{kv.url}/kv", "rate": "50/s", **kw})
 
@@ -17,13 +24,23 @@ def test_lost_refused_and_corrupted_writes_are_exactly_those_the_store_mishandle
     tl = Timeline()
     writer = Writer(spec(kv))
     writer.start(tl, "run 1")          # a run id is made key-safe
+    switched: list[float] = []         # when each mode began, on the writer's clock
     try:
+        # Each mode lasts its time and at least a few writes (a stalled writer thread must not
+        # leave a mode without any); the RPO is then checked against the recorded switch times.
         for mode, seconds in (("ok", 0.4), ("drop", 0.4), ("ok", 0.3), ("down", 0.3), ("corrupt", 0.1),
                               ("ok", 0.3)):
             kv.mode = mode
+            switched.append(tl.now())
+            puts = kv.puts
             time.sleep(seconds)
+            wait_until(lambda puts=puts: kv.puts >= puts + 3)
+        stopped = tl.now()
         records = writer.stop()
-        assert len(records) == pytest.approx(50 * 1.8, abs=6)
+        # 50/s from the first write to the stop; a stalled thread skips deadlines (never bursts),
+        # so a few may be missing, never extra. A writer at half or twice the rate falls outside.
+        expected = (stopped - min(r.sent for r in records)) * 50
+        assert 0.7 * expected <= len(records) <= expected + 2, (len(records), expected)
         assert [r.seq for r in sorted(records, key=lambda r: r.seq)] == list(range(len(records)))
         back = writer.readback()
     finally:
@@ -36,8 +53,9 @@ def test_lost_refused_and_corrupted_writes_are_exactly_those_the_store_mishandle
     assert {r.key for r in back if r.found == "missing" and r.ack is not None} == dropped
     assert res.unacknowledged == len(kv.refused) and all(by_key[k].ack is None for k in kv.refused)
     assert res.corrupted >= 1
-    # RPO: newest lost ack minus the newest surviving ack before the oldest lost one
-    assert res.rpo == pytest.approx(0.4 + 0.3 + 0.3 + 0.1, abs=0.15)
+    # RPO: newest lost ack minus the newest surviving ack before the oldest lost one: from the
+    # switch to "drop" to the end of "corrupt" (~1.1 s), within a write interval or two either side
+    assert res.rpo == pytest.approx(switched[5] - switched[1], abs=0.1), switched
     assert res.resolution == pytest.approx(0.02, abs=0.002)
     assert all(k.startswith("chaosrunner-run_1-") for k in by_key)
     assert tl.writes == back
@@ -60,13 +78,18 @@ def test_fixed_deadlines_hold_while_the_store_hangs(kv):
     writer = Writer(spec(kv), sink=SlowSink())
     writer.start(tl, "slow")
     time.sleep(1.0)
+    stopped = tl.now()
     records = sorted(writer.stop(), key=lambda r: r.seq)
     writer.close()
     gaps = [b.sent - a.sent for a, b in zip(records[:-1], records[1:], strict=True)]
-    assert len(records) == pytest.approx(50, abs=3)
-    # sends keep the 20 ms schedule (a writer waiting on each 300 ms ack would space them 300 ms)
+    # 50/s from the first write to the stop (a writer waiting on each 300 ms ack would manage ~4);
+    # a stalled thread skips deadlines, so a few may be missing
+    expected = (stopped - records[0].sent) * 50
+    assert 0.7 * expected <= len(records) <= expected + 2, (len(records), expected)
+    # sends keep the 20 ms schedule (a writer waiting on each 300 ms ack would space them 300 ms);
+    # one or two gaps may hold a stall of this shared machine, so the 90th percentile is judged
     assert statistics.median(gaps) == pytest.approx(0.02, abs=0.003)
-    assert max(gaps) < 0.1
+    assert sorted(gaps)[int(len(gaps) * 0.9)] < 0.1
     assert all(r.ack is not None and r.ack - r.sent >= 0.29 for r in records)
 
 

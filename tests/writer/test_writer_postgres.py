@@ -7,6 +7,7 @@ acknowledged during the lag; synchronous replication with ``remote_apply`` must 
 The test checks the writer's answer against both nodes, queried directly.
 """
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -25,32 +26,49 @@ def seqs_on(node, run_id):
     return {r[0] for r in node.query("SELECT seq FROM chaosrunner_writes WHERE run_id = %s", (run_id,))}
 
 
-def lose_primary_under_writer(cluster, run_id):
+@dataclass
+class Loss:
+    tl: Timeline
+    back: list
+    stalled: float          # writer clock: the WAL senders were stopped by then
+    killed: float           # writer clock: just before the primary's processes got SIGKILL
+    on_new: set[int]
+    on_old: set[int]
+
+
+def wait_until(cond, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def lose_primary_under_writer(cluster, run_id) -> Loss:
     tl = Timeline()
     writer = Writer(WriterSpec(type="postgres", dsn=cluster.dsn, rate="50/s", timeout="1s"))
     failover = pgcluster.Failover(cluster, after=0.5)
     writer.start(tl, run_id)
     try:
-        time.sleep(1.0)
+        wait_until(lambda: sum(r.ack is not None for r in writer.records) >= 20, 15)
         failover.start()
         assert cluster.primary.stall_walsenders()
+        stalled = tl.now()
         time.sleep(LAG)
-        killed_at = tl.now()
+        killed = tl.now()
         cluster.primary.kill9()
-        deadline = time.monotonic() + 15
-        while failover.promoted_at is None and time.monotonic() < deadline and failover.error is None:
-            time.sleep(0.05)
+        wait_until(lambda: failover.promoted_at is not None or failover.error is not None, 30)
         assert failover.promoted_at is not None, failover.error
-        time.sleep(1.5)
+        # writes resume on the promoted standby (the multi-host dsn reaches it)
+        wait_until(lambda: sum(r.ack is not None and r.sent > killed for r in writer.records) >= 10, 30)
         writer.stop()
-        back = writer.readback()           # the multi-host dsn now reaches the promoted standby
+        back = writer.readback()
     finally:
         failover.stop()
         writer.close()
     on_new = seqs_on(cluster.standby, run_id)
     cluster.primary.start()                # the old primary, back alone: what it had committed
     on_old = seqs_on(cluster.primary, run_id)
-    return tl, back, killed_at, on_new, on_old
+    return Loss(tl, back, stalled, killed, on_new, on_old)
 
 
 @pytest.fixture
@@ -68,11 +86,15 @@ def sync_cluster():
 
 
 def test_async_standby_loses_the_writes_acknowledged_during_the_lag(async_cluster):
-    tl, back, killed_at, on_new, on_old = lose_primary_under_writer(async_cluster, "async-run")
+    loss = lose_primary_under_writer(async_cluster, "async-run")
+    back, on_new, on_old = loss.back, loss.on_new, loss.on_old
     res = integrity(back)
     acked = {r.seq for r in back if r.ack is not None}
     really_lost = acked - on_new
-    assert res.read_back and res.lost == len(really_lost) > 0.6 * 50 * LAG
+    # ~50 writes acknowledged while replication was stalled; a stalled writer thread may skip a
+    # few deadlines, and an answer that ignored the lag (none lost, or only those in flight at
+    # the kill) stays far below
+    assert res.read_back and res.lost == len(really_lost) > 0.4 * 50 * LAG
     assert set(res.lost_seqs) == really_lost
     assert really_lost <= on_old              # the old primary had committed every one of them
     assert {r.seq for r in back if r.found in ("present", "duplicated")} == on_new
@@ -82,16 +104,21 @@ def test_async_standby_loses_the_writes_acknowledged_during_the_lag(async_cluste
     first_lost = min(really_lost, key=lambda s: ack[s])
     survivor = max(ack[s] for s in acked & on_new if ack[s] < ack[first_lost])
     assert res.rpo == pytest.approx(max(ack[s] for s in really_lost) - survivor)
-    assert LAG - 0.2 < res.rpo < LAG + 0.3
+    # ... and against the recorded instants: from the stall to the kill (LAG, plus however much
+    # the sleep overshot), within a write interval and the moment an ack takes to be stamped
+    assert loss.killed - loss.stalled - 0.25 < res.rpo < loss.killed - loss.stalled + 0.25, \
+        (res.rpo, loss.killed - loss.stalled)
     assert res.unacknowledged > 0            # writes failed, and were counted, until the promotion
-    assert any(r.ack is not None and r.sent > killed_at for r in back)   # and resumed on the new primary
+    assert any(r.ack is not None and r.sent > loss.killed for r in back)   # and resumed on the new primary
 
 
 def test_sync_standby_with_remote_apply_loses_nothing_acknowledged(sync_cluster):
-    tl, back, killed_at, on_new, on_old = lose_primary_under_writer(sync_cluster, "sync-run")
+    loss = lose_primary_under_writer(sync_cluster, "sync-run")
+    back, on_new = loss.back, loss.on_new
     res = integrity(back)
     acked = {r.seq for r in back if r.ack is not None}
     assert res.read_back and res.lost == 0 and res.rpo == 0.0
     assert acked <= on_new
-    assert res.unacknowledged >= 0.6 * 50 * LAG   # the stalled standby held every commit back
-    assert any(r.ack is not None and r.sent > killed_at for r in back)
+    # the stalled standby held every commit back (~50/s over LAG; a stalled thread may skip a few)
+    assert res.unacknowledged >= 0.4 * 50 * LAG
+    assert any(r.ack is not None and r.sent > loss.killed for r in back)
