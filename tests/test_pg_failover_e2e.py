@@ -58,6 +58,7 @@ class Outcome:
     writes: dict[int, dict]          # the run's write records (run.json), by seq
     on_new: dict[int, list[str]]     # rows on the promoted standby, queried directly: seq -> values
     on_old: dict[int, list[str]]     # rows on the old primary, reopened alone and read-only
+    promote_started: float           # run clock when the supervisor ran `pg_ctl promote`
     promoted: float                  # run clock when the supervisor's `pg_ctl promote` returned
     killed: float                    # run clock when the kill fault was injected
 
@@ -94,6 +95,14 @@ targets:
         if hasattr(record, "kind"):
             zero[0] = min(zero[0], time.monotonic() - record.t)
 
+    # when the supervisor began promoting: pg2 cannot answer as primary before that
+    promote, promote_started = cluster.standby.promote, []
+
+    def stamped_promote() -> None:
+        promote_started.append(time.monotonic())
+        promote()
+
+    cluster.standby.promote = stamped_promote
     failover = pgcluster.Failover(cluster, after=0.5).start()
     try:
         [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "reports", handle_signals=False,
@@ -109,7 +118,7 @@ targets:
     events = result.data["timeline"]["events"]
     killed = next(e["t"] for e in events if e["kind"] == "fault_injected" and e["data"]["target"] == "pg-primary")
     writes = {w["seq"]: w for w in result.data["timeline"]["writes"]}
-    return Outcome(result, writes, on_new, on_old, failover.promoted_at - zero[0], killed)
+    return Outcome(result, writes, on_new, on_old, promote_started[0] - zero[0], failover.promoted_at - zero[0], killed)
 
 
 def rpo_from_rows(out: Outcome, lost: set[int]) -> float:
@@ -139,11 +148,18 @@ def check_failover(out: Outcome) -> None:
                    if e["kind"] == "fault_injected" and e["data"]["target"] == "replication")
     assert res["t0"] == pytest.approx(stalled) and stalled < out.killed
     assert res["failover_at"] == pytest.approx(res["t0"] + res["failover_time"])
-    # The supervisor promotes 0.5 s after the primary stopped answering; the role probe (every
-    # 100 ms) names pg2 from the first sample after the promotion. `pg_ctl promote -w` polls
-    # every 100 ms, so it may return a little after pg2 already answered as primary.
-    assert out.killed + 0.5 < out.promoted
-    assert out.promoted - 0.35 < res["failover_at"] < out.promoted + SAMPLING + 0.4, (res, out.promoted)
+    # The supervisor promotes 0.5 s after the primary stopped answering. The kill's event is
+    # recorded after the ledger's fsync, which a busy disk may delay: only the order is checked.
+    assert out.killed < out.promoted
+    # pg2 answers as primary somewhere between the start and the return of `pg_ctl promote`. The
+    # first role sample naming it cannot have ended before the promotion began, and starts
+    # about one sampling interval (100 ms) after it; up to a second more on a starved machine.
+    # A failover measured from the kill, the stall or the revert (8 s) would fall outside.
+    done = next(s for s in out.result.data["timeline"]["samples"]
+                if s["probe"] == "primary" and s["start"] == res["failover_at"])
+    assert done["end"] > out.promote_started, (done, out.promote_started)
+    assert res["failover_at"] > out.killed
+    assert res["failover_at"] < out.promoted + SAMPLING + 1.0, (res, out.promoted)
 
 
 @pytest.fixture
@@ -168,7 +184,9 @@ def test_async_standby_failover_reports_the_writes_really_lost(tmp_path, async_c
     really_lost = out.acked - set(out.on_new)
     integrity = out.result.data["measurements"]["integrity"]
     # lost = exactly the acknowledged writes absent from the promoted node
-    assert integrity["lost"] == len(really_lost) > 0.6 * RATE * 1.0, integrity    # ~1 s of stalled replication
+    # ~1 s of stalled replication: ~50 writes (a stalled writer thread may skip a few); a count
+    # that ignored the lag (none, or the few in flight at the kill) stays far below
+    assert integrity["lost"] == len(really_lost) > 0.3 * RATE * 1.0, integrity
     assert {s for a, b in integrity["lost_seqs"] for s in range(a, b + 1)} == really_lost    # ranges
     assert {s for s, w in out.writes.items() if w["found"] == "missing" and w["ack"] is not None} == really_lost
     # ... and the old primary, which acknowledged them, holds every one, intact
@@ -185,7 +203,11 @@ def test_async_standby_failover_reports_the_writes_really_lost(tmp_path, async_c
     # RPO from the rows, against the run's, within one write interval
     rpo = rpo_from_rows(out, really_lost)
     assert integrity["rpo"] == pytest.approx(rpo, abs=INTERVAL), (integrity["rpo"], rpo)
-    assert 0.5 < rpo < 2.5                                           # about the 1 s of stalled replication
+    # About the 1 s of stalled replication: from the stall to the kill as recorded (the pause may
+    # overshoot on a busy machine), not the whole run or the failover
+    stalled = next(e["t"] for e in out.result.data["timeline"]["events"]
+                   if e["kind"] == "fault_injected" and e["data"]["target"] == "replication")
+    assert 0.5 < rpo < out.killed - stalled + 0.5, (rpo, out.killed - stalled)
     assert integrity["loss_window"][0] == pytest.approx(min(out.ack(s) for s in really_lost))
     assert integrity["loss_window"][1] == pytest.approx(max(out.ack(s) for s in really_lost))
     rpo_v = verdict(out.result, "rpo")                               # loss is judged by the RPO objective ...
