@@ -21,24 +21,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 10.0) -> None:
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    """Wait until ``url`` answers with a success; a generous timeout costs nothing when it comes up
+    at once. With ``proc``, give up as soon as that server process has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {proc.returncode} before it answered")
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(url, timeout=2):
                 return
-        except OSError:
+        except OSError:  # refused, reset, timed out, or an error status such as 503 while starting
             time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
+    raise RuntimeError(f"{url} did not come up within {timeout:g}s")
 
 
 class Web:
     def __init__(self, tmp: Path):
-        self.port = free_port()
         self.pidfile = tmp / "web.pid"
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, str(SERVICES / "web.py"), str(self.port), str(self.pidfile)])
-        wait_http(self.url + "/health")
+        for attempt in range(3):
+            # the free port is found here and bound by the child: another process may take it in
+            # between, then the child exits at once and the next free port is tried
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.proc = subprocess.Popen([sys.executable, str(SERVICES / "web.py"), str(self.port),
+                                          str(self.pidfile)])
+            try:
+                wait_http(self.url + "/health", proc=self.proc)
+                return
+            except RuntimeError:
+                exited = self.proc.poll() is not None
+                self.stop()
+                if attempt == 2 or not exited:
+                    raise
 
     def state(self) -> str:
         import psutil
