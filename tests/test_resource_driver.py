@@ -20,6 +20,15 @@ from chaosrunner.model.targets import Target
 LIMIT = 256 * 1024 * 1024
 
 
+def alive(pid_or_proc: int | psutil.Process) -> bool:
+    """Running and not a zombie; a process that goes away while it is looked at is gone."""
+    try:
+        proc = pid_or_proc if isinstance(pid_or_proc, psutil.Process) else psutil.Process(pid_or_proc)
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 @pytest.fixture
 def target_in_cgroup(tmp_path):
     """A sleeping process moved into a fresh memory cgroup limited to 256 MiB (created for the test)."""
@@ -64,9 +73,10 @@ def test_memory_pressure_fills_the_targets_cgroup_and_reverts(target_in_cgroup):
         assert handle.data["limit"] == LIMIT
     finally:
         driver.revert(handle)
-    assert not psutil.pid_exists(handle.data["pid"]) or \
-        psutil.Process(handle.data["pid"]).status() == psutil.STATUS_ZOMBIE
-    time.sleep(0.2)
+    assert not alive(handle.data["pid"])
+    deadline = time.monotonic() + 10                                  # the cgroup is uncharged as the helper goes
+    while usage() >= before + 32 * 1024 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert usage() < before + 32 * 1024 * 1024
     driver.revert(handle)                                             # idempotent
 
@@ -78,13 +88,17 @@ def test_cpu_pressure_burns_and_reverts(target_in_cgroup):
     try:
         helper = psutil.Process(handle.data["pid"])
         procs = [helper] + helper.children(recursive=True)
-        t0 = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+        w0, t0 = time.monotonic(), sum(p.cpu_times().user + p.cpu_times().system for p in procs)
         time.sleep(1.0)
-        t1 = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
-        assert 0.2 < t1 - t0 < 1.2, t1 - t0
+        w1, t1 = time.monotonic(), sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+        # half a core by its wall-clock duty cycle; on cores shared with other busy processes it gets
+        # much less of it (0.17 next to two other burners), but an idle helper burns ~0 and an
+        # unpaced one a whole core (1.0)
+        share = (t1 - t0) / (w1 - w0)
+        assert 0.05 < share < 0.9, (t1 - t0, w1 - w0)
     finally:
         driver.revert(handle)
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in procs)
+    assert not any(alive(p) for p in procs)
 
 
 def test_helper_dies_with_its_parent(tmp_path, target_in_cgroup):
@@ -100,7 +114,7 @@ def test_helper_dies_with_its_parent(tmp_path, target_in_cgroup):
     assert psutil.pid_exists(helper_pid)
     runner.kill()
     runner.wait()
-    deadline = time.monotonic() + 5
-    while psutil.pid_exists(helper_pid) and psutil.Process(helper_pid).status() != psutil.STATUS_ZOMBIE:
+    deadline = time.monotonic() + 15
+    while alive(helper_pid):
         assert time.monotonic() < deadline, "the pressure helper outlived its parent"
         time.sleep(0.05)
