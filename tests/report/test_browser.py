@@ -102,8 +102,14 @@ def chromium(tmp_path):
 
 async def _session(port: int, fn: Any) -> Any:
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{port}/json/list") as r:
-            pages = [t for t in await r.json() if t["type"] == "page"]
+        deadline = time.monotonic() + 20
+        while True:  # the about:blank page may be listed a moment after DevTools answers
+            async with http.get(f"http://127.0.0.1:{port}/json/list") as r:
+                pages = [t for t in await r.json() if t["type"] == "page"]
+            if pages:
+                break
+            assert time.monotonic() < deadline, "chromium lists no page"
+            await asyncio.sleep(0.1)
         async with http.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
             dt = DevTools(ws)
             await dt.call("Network.enable")
