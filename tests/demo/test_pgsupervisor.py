@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,14 @@ import pgcluster
 from chaosrunner.demo.inventory import free_ports
 from chaosrunner.proxy.server import ThreadedProxyServer, start_in_thread
 
-from .helpers import get_json, http, wait_until
+from .helpers import HTTP_NOT_YET, get_json, http, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not pgcluster.available(), reason="PostgreSQL 15 not installed")]
 
 FAILOVER_AFTER = 2.0
+#: a SQL poll of a node may meet a server still starting or a replica that has not yet replayed
+#: CREATE TABLE (UndefinedTable is a ProgrammingError, handled in _replicated): "not yet"
+SQL_NOT_YET = (psycopg.OperationalError,)
 NODE_PROXY = {"store-a": "postgres_primary", "store-b": "postgres_standby"}
 
 
@@ -94,8 +98,13 @@ def _prepare_cluster(cluster: pgcluster.PgCluster, primary_proxy_port: int) -> N
             node.stop("fast")
             node.start()
     cluster.wait_streaming()
-    [(port,)] = cluster.standby.query("SELECT sender_port FROM pg_stat_wal_receiver")
-    assert port == primary_proxy_port, "the replica must stream through the primary's proxy"
+    # the primary may still list the walsender of the replica's connection before its restart: ask
+    # the replica itself until its new WAL receiver streams (no row at all until it has started)
+    receiver = "SELECT status, sender_port FROM pg_stat_wal_receiver"
+    wait_until(lambda: cluster.standby.query(receiver) == [("streaming", primary_proxy_port)], 30, interval=0.1,
+               what="the replica streaming through the primary's proxy", ignore=SQL_NOT_YET)
+    [(status, port)] = cluster.standby.query(receiver)
+    assert (status, port) == ("streaming", primary_proxy_port), "the replica must stream through the primary's proxy"
 
 
 @contextlib.contextmanager
@@ -124,7 +133,8 @@ def running_stack(tmp_path: Path) -> Iterator[Stack]:
                  "--node", f"store-a={stack.upstream('store-a')}={stack.dsn('store-a')}",
                  "--node", f"store-b={stack.upstream('store-b')}={stack.dsn('store-b')}"],
                 stdout=out, stderr=subprocess.STDOUT)
-        wait_until(lambda: _role_or_none(stack) is not None and sup.poll() is None, 15, what="supervisor up")
+        wait_until(lambda: _role_or_none(stack) is not None and sup.poll() is None, 30, interval=0.1,
+                   what="supervisor up")
         yield stack
     finally:
         if sup is not None:
@@ -144,13 +154,26 @@ def _role_or_none(stack: Stack) -> dict[str, Any] | None:
         role = stack.role()
     except (OSError, AssertionError):
         return None
-    return role if set(role["nodes"]) == {"store-a", "store-b"} else None
+    # a node whose first read failed is listed too (only "reachable": False and the error): ready is
+    # both nodes read and store-a seen as the primary
+    nodes = role["nodes"]
+    ready = set(nodes) == {"store-a", "store-b"} and all(n.get("reachable") for n in nodes.values()) \
+        and role["primary"] == "store-a"
+    return role if ready else None
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     with running_stack(tmp_path) as s:
         yield s
+
+
+def _wait_store_proxy_to(stack: Stack, name: str) -> None:
+    """The supervisor re-points the ``store`` proxy right after promoting; a Toxiproxy call that failed
+    is made again by its proxy check, every 5 rounds (1 s)."""
+    wait_until(lambda: stack.proxy_state("store")["upstream"] == stack.upstream(name), 10,
+               what=f"the store proxy re-pointed to {name}", ignore=HTTP_NOT_YET)
+    assert stack.proxy_state("store")["upstream"] == stack.upstream(name)
 
 
 def _replicated(stack: Stack, value: str, on: str) -> bool:
@@ -174,12 +197,18 @@ def test_role_answers_what_the_experiments_read(stack: Stack):
 
 def test_primary_crash_promotes_the_replica_and_repoints_the_store_proxy(stack: Stack):
     stack.write_through_store("before")
-    wait_until(lambda: _replicated(stack, "before", "store-b"), 5, what="the write on the replica")
+    wait_until(lambda: _replicated(stack, "before", "store-b"), 20, what="the write on the replica",
+               ignore=SQL_NOT_YET)
+    # from just before the stop: store-a answers until then, so the supervisor's last good read of it
+    # is at most a round (0.2 s) earlier; pg_ctl stop itself can take a while on a busy machine
+    t0 = time.monotonic()
     stack.node("store-a").stop("immediate")
-    took = wait_until(lambda: stack.role()["primary"] == "store-b", 15, what="store-b named primary")
+    wait_until(lambda: stack.role()["primary"] == "store-b", 20, what="store-b named primary", ignore=HTTP_NOT_YET)
+    took = time.monotonic() - t0
+    # a supervisor promoting at the first failed read names store-b well under 1 s after the stop
     assert took >= FAILOVER_AFTER - 0.5, f"promoted after {took:.1f}s, before --failover-after"
     assert stack.node("store-b").is_primary()               # asked directly, not through the supervisor
-    assert stack.proxy_state("store")["upstream"] == stack.upstream("store-b")
+    _wait_store_proxy_to(stack, "store-b")
     stack.write_through_store("after")
     assert _replicated(stack, "before", "store-b") and _replicated(stack, "after", "store-b")
     role = stack.role()
@@ -190,25 +219,27 @@ def test_primary_crash_promotes_the_replica_and_repoints_the_store_proxy(stack: 
 
 def test_partitioned_primary_is_fenced_and_rejoins_as_replica(stack: Stack):
     stack.write_through_store("before")
-    wait_until(lambda: _replicated(stack, "before", "store-b"), 5, what="the write on the replica")
+    wait_until(lambda: _replicated(stack, "before", "store-b"), 20, what="the write on the replica",
+               ignore=SQL_NOT_YET)
     stack.set_proxy("postgres_primary", enabled=False)      # partition: store-a runs, nobody reaches it
-    wait_until(lambda: stack.role()["primary"] == "store-b", 15, what="store-b named primary")
+    wait_until(lambda: stack.role()["primary"] == "store-b", 20, what="store-b named primary", ignore=HTTP_NOT_YET)
     assert stack.node("store-b").is_primary()
     assert stack.node("store-a").is_primary()               # split brain, but the store path leads to store-b
-    assert stack.proxy_state("store")["upstream"] == stack.upstream("store-b")
+    _wait_store_proxy_to(stack, "store-b")
     stack.write_through_store("during")
 
     stack.set_proxy("postgres_primary", enabled=True)       # the partition heals: store-a is fenced
     old = stack.node("store-a")
-    wait_until(lambda: old.pid() is None, 10, what="the old primary stopped by the supervisor")
+    # a fencing attempt that failed (a statement timed out on a busy machine) is tried again
+    # REJOIN_EVERY (15 s) later: room for one retry and a fast shutdown
+    wait_until(lambda: old.pid() is None, 25, what="the old primary stopped by the supervisor")
     marker = old.datadir / "chaosrunner.rejoin"
     assert marker.read_text().strip() == stack.dsn("store-b")
     # the stop runs in the background on that server: the supervisor logs "fenced" once its own
     # COPY returns, which can be a moment after the server is gone
-    wait_until(lambda: stack.events("fenced"), 5, what="the fenced event")
+    wait_until(lambda: stack.events("fenced"), 10, what="the fenced event", ignore=HTTP_NOT_YET)
     [fenced] = stack.events("fenced")
     assert (fenced["node"], fenced["primary"]) == ("store-a", "store-b")
-    assert not stack.events("fenced-failed")
 
     # the container's restart: docker/postgres-node.sh's rejoin, then PostgreSQL starts again
     rewind = subprocess.run(pgcluster._as_postgres([
@@ -221,13 +252,22 @@ def test_partitioned_primary_is_fenced_and_rejoins_as_replica(stack: Stack):
     marker.unlink(missing_ok=True)                          # rm -f: pg_rewind already dropped it (not on the source)
     old.start()
     assert not old.is_primary()
-    wait_until(lambda: stack.role()["nodes"]["store-a"].get("following") == "streaming", 15,
-               what=f"store-a streaming from store-b (its log: {old.log})")
+    wait_until(lambda: stack.role()["nodes"]["store-a"].get("following") == "streaming", 30,
+               what=f"store-a streaming from store-b (its log: {old.log})", ignore=HTTP_NOT_YET)
     stack.write_through_store("rejoined")
-    wait_until(lambda: _replicated(stack, "rejoined", "store-a"), 5, what="the new write on store-a")
+    wait_until(lambda: _replicated(stack, "rejoined", "store-a"), 20, what="the new write on store-a",
+               ignore=SQL_NOT_YET)
     assert _replicated(stack, "during", "store-a")
+    # store-a's WAL receiver says "streaming" while store-b's sender may still say "catchup" (only
+    # "streaming" senders count as attached), and the supervisor reads both once a round
+    wait_until(lambda: stack.role()["nodes"]["store-b"]["standby_attached"], 10,
+               what="store-b sees store-a attached", ignore=HTTP_NOT_YET)
     role = stack.role()
     assert role["primary"] == "store-b" and role["nodes"]["store-a"]["role"] == "standby"
     assert role["nodes"]["store-b"]["standby_attached"]
     printed = [json.loads(line) for line in stack.log.read_text().splitlines() if line.startswith("{")]
-    assert [e["what"] for e in printed] == ["failover", "fenced"]          # its stdout: one JSON event a line
+    # its stdout: one JSON event a line. A Toxiproxy call or a fencing attempt that failed on a busy
+    # machine is retried by design (the next proxy check, the next rejoin round) and logged as such;
+    # anything else (an error round, a failed promotion or checkpoint, a second failover) is not
+    retried = {"proxy-failed", "fenced-failed"}
+    assert [e["what"] for e in printed if e["what"] not in retried] == ["failover", "fenced"], printed
