@@ -84,7 +84,10 @@ def prometheus(tmp_path_factory):
     if not shutil.which("prometheus"):
         pytest.skip("Debian's prometheus binary is not installed")
     tmp = tmp_path_factory.mktemp("prom")
-    app_port, prom_port = free_port(), free_port()
+    app_port = free_port()
+    prom_port = free_port()
+    while prom_port == app_port:  # each port is free once it is released: two calls may give the same
+        prom_port = free_port()
     app = subprocess.Popen([sys.executable, str(SERVER), str(app_port)])
     (tmp / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
@@ -95,8 +98,8 @@ def prometheus(tmp_path_factory):
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "wb"))
     app_url, prom_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{prom_port}"
     try:
-        wait_http(app_url + "/metrics")
-        wait_http(prom_url + "/-/ready")
+        wait_http(app_url + "/metrics", proc=app)
+        wait_http(prom_url + "/-/ready", proc=prom)
         yield app_url, prom_url
     finally:
         for proc in (prom, app):
@@ -111,7 +114,7 @@ def set_gauge(app_url: str, value: float) -> None:
     urllib.request.urlopen(urllib.request.Request(f"{app_url}/_gauge?value={value}", method="POST"), timeout=5).read()
 
 
-def wait_probe(probe_spec: MetricProbeSpec, ctx: ProbeContext, ok: bool, timeout: float = 10.0):
+def wait_probe(probe_spec: MetricProbeSpec, ctx: ProbeContext, ok: bool, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while True:
         outcome = check(probe_spec, ctx)

@@ -41,7 +41,8 @@ def test_sql_role_follows_a_promotion_and_sees_split_brain():
     cluster = pgcluster.PgCluster.create(sync=False)
     try:
         nodes = {n.name: n.conninfo for n in cluster.nodes.values()}
-        spec = {"sql": {"nodes": nodes}, "timeout": "1s"}
+        # room for a node busy just after its promotion or restart; a lost node refuses at once
+        spec = {"sql": {"nodes": nodes}, "timeout": "3s"}
 
         async def scenario():
             tl = Timeline()
