@@ -158,7 +158,7 @@ def test_timeout_zero_holds_and_removing_it_closes(proxied):
         with pytest.raises(TimeoutError):
             sock.recv(10)
         remove(toxic)  # the real server's cleanup closes the connections it held
-        assert read_until_closed(sock, 2)[1] in ("eof", "reset")
+        assert read_until_closed(sock, 10)[1] in ("eof", "reset")
 
 
 def test_timeout_closes_after_its_delay(proxied):
@@ -167,9 +167,9 @@ def test_timeout_closes_after_its_delay(proxied):
     with open_conn() as sock:
         start = time.monotonic()
         sock.sendall(b"dropped")
-        data, how = read_until_closed(sock, 3)
+        data, how = read_until_closed(sock, 10)
         elapsed = time.monotonic() - start
-    # closed after 200 ms, well before the 3 s read gives up (a toxic that never closes)
+    # closed after 200 ms; a toxic that never closed would hold it open for the whole 10 s read
     assert (data, how) == (b"", "eof") and 180 * MS <= elapsed <= 1800 * MS, elapsed
     remove(toxic)
 
@@ -181,10 +181,10 @@ def test_reset_peer_sends_a_rst(proxied, timeout_ms):
     with open_conn() as sock:
         start = time.monotonic()
         sock.sendall(b"ping")
-        _data, how = read_until_closed(sock, 3)
+        _data, how = read_until_closed(sock, 10)
         elapsed = time.monotonic() - start
     assert how == "reset"
-    assert timeout_ms * MS * 0.9 <= elapsed <= timeout_ms * MS + 1.5, elapsed  # before the 3 s read gives up
+    assert timeout_ms * MS * 0.9 <= elapsed <= timeout_ms * MS + 1.5, elapsed  # not held open
     remove(toxic)
 
 
@@ -195,7 +195,7 @@ def test_slow_close_delays_the_close(proxied):
         sock.sendall(b"bye")
         start = time.monotonic()
         sock.shutdown(socket.SHUT_WR)  # the upstream closes on EOF; its close reaches us 300 ms later
-        data, how = read_until_closed(sock, 3)
+        data, how = read_until_closed(sock, 10)
         elapsed = time.monotonic() - start
     assert (data, how) == (b"bye", "eof") and elapsed >= 280 * MS, elapsed
     remove(toxic)
@@ -244,7 +244,7 @@ def test_toxics_apply_in_insertion_order(proxied):
     with open_conn() as sock:  # the limit's close travels behind the data through the latency toxic
         start = time.monotonic()
         sock.sendall(b"abcdefgh")
-        data, how = read_until_closed(sock, 3)
+        data, how = read_until_closed(sock, 10)
         assert (data, how) == (b"abcd", "eof") and time.monotonic() - start >= 190 * MS
     remove("limit")
     remove("slow")
@@ -262,7 +262,7 @@ def test_stopping_a_proxy_resets_live_connections_and_refuses_new(api, make_prox
     else:
         r = api.patch(f"/proxies/{name}", json={"upstream": f"127.0.0.1:{upstream.port}", "listen": "127.0.0.1:0"})
     assert r.status_code in (200, 204)
-    assert read_until_closed(sock, 2)[1] == "reset"  # SO_LINGER 0: a RST, no TIME_WAIT on our side
+    assert read_until_closed(sock, 10)[1] == "reset"  # SO_LINGER 0: a RST, no TIME_WAIT on our side
     sock.close()
     with pytest.raises(ConnectionRefusedError):
         connect(addr, timeout=2)
@@ -277,7 +277,7 @@ def test_garbage_and_abrupt_clients_on_a_proxied_port(proxied, make_proxy):
         sock.close()  # RST mid-stream
     _name, dead_addr = make_proxy("dead", upstream_addr="127.0.0.1:1")
     with connect(dead_addr) as sock:  # upstream refuses: the client is closed, the server lives on
-        assert read_until_closed(sock, 3)[1] in ("eof", "reset")
+        assert read_until_closed(sock, 10)[1] in ("eof", "reset")
     with open_conn() as sock:
         assert round_trip(sock) < FAST
 
