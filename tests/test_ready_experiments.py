@@ -15,7 +15,7 @@ import pytest
 from chaosrunner import api
 from chaosrunner.demo import demo_status, start_demo, stop_demo
 from support import ROOT
-from demo.helpers import get_json, wait_until
+from demo.helpers import HTTP_NOT_YET, get_json, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -30,16 +30,20 @@ PREDICTED = {
 }
 
 
+#: the demo's ten processes on a busy machine
+START_TIMEOUT = 60
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    d = start_demo(tmp_path_factory.mktemp("demo"), free_ports=True)
+    d = start_demo(tmp_path_factory.mktemp("demo"), free_ports=True, timeout=START_TIMEOUT)
     yield d
     stop_demo(d.dir)
 
 
 @pytest.fixture(scope="module")
 def sync_demo(tmp_path_factory):
-    d = start_demo(tmp_path_factory.mktemp("syncdemo"), free_ports=True, sync=True)
+    d = start_demo(tmp_path_factory.mktemp("syncdemo"), free_ports=True, sync=True, timeout=START_TIMEOUT)
     yield d
     stop_demo(d.dir)
 
@@ -52,6 +56,15 @@ def run_on(demo, name: str, tmp_path):
 
 def assert_as_found(demo, after: str) -> None:
     """The demo as `demo up` left it: every component healthy, store-a primary, no fault left."""
+    def settled() -> bool:
+        # right after a run's rollback a health check (0.5 s each in demo_status) or the standby's
+        # first read after a switchover back can still be under way: wait, then check the state
+        st = demo_status(demo.dir)
+        role = get_json(f"{demo.url('supervisor')}/role")
+        return st["up"] and all(c["healthy"] for c in st["components"].values()) and \
+            role["primary"] == "store-a" and role["nodes"]["store-b"]["role"] == "standby"
+
+    wait_until(settled, 20, interval=0.2, what=f"the demo settled after {after}", ignore=HTTP_NOT_YET)
     st = demo_status(demo.dir)
     assert st["up"] and all(c["healthy"] for c in st["components"].values()), (after, st["components"])
     role = get_json(f"{demo.url('supervisor')}/role")
@@ -60,8 +73,8 @@ def assert_as_found(demo, after: str) -> None:
     proxies = get_json(f"{demo.url('proxy_api')}/proxies")
     left = {n: p["toxics"] for n, p in proxies.items() if not p["enabled"] or p["toxics"]}
     assert left == {}, (after, json.dumps(left))
-    wait_until(lambda: get_json(f"{demo.url('router')}/_router/status")["active"] == "r1", 5,
-               what=f"traffic back in region r1 after {after}")
+    wait_until(lambda: get_json(f"{demo.url('router')}/_router/status")["active"] == "r1", 20,
+               what=f"traffic back in region r1 after {after}", ignore=HTTP_NOT_YET)
 
 
 @pytest.mark.parametrize("name", list(PREDICTED))
