@@ -147,6 +147,19 @@ class PgNode:
         return node
 
 
+def _start_on_a_free_port(node: PgNode, attempts: int = 3) -> None:
+    """Start a new node on a free port; another one if something took that port in the meantime."""
+    for attempt in range(attempts):
+        node.port = free_port()
+        try:
+            node.start()
+            return
+        except RuntimeError:
+            log = node.log.read_text(errors="replace") if node.log.exists() else ""
+            if "Address already in use" not in log or attempt == attempts - 1:
+                raise
+
+
 class PgCluster:
     def __init__(self, root: Path, primary: PgNode, standby: PgNode, sync: bool):
         self.root, self.primary, self.standby, self.sync = root, primary, standby, sync
@@ -170,8 +183,9 @@ class PgCluster:
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
             os.chown(root, pw.pw_uid, pw.pw_gid)
-        primary = PgNode(names[0], root / names[0], free_port(), root)
-        standby = PgNode(names[1], root / names[1], free_port(), root)
+        # ports are chosen just before each server starts (initdb and pg_basebackup take seconds)
+        primary = PgNode(names[0], root / names[0], 0, root)
+        standby = PgNode(names[1], root / names[1], 0, root)
         try:
             _run([str(PG_BIN / "initdb"), "-D", str(primary.datadir), "-U", "postgres", "--auth=trust",
                   "--no-sync", "-E", "UTF8"])
@@ -187,13 +201,13 @@ class PgCluster:
                 f.write("\n".join(conf) + "\n")
             with open(primary.datadir / "pg_hba.conf", "a") as f:
                 f.write("host replication all 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 trust\n")
-            primary.start()
+            _start_on_a_free_port(primary)
             _run([str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
                   "-D", str(standby.datadir), "-R", "-X", "stream", "--no-sync"])
             with open(standby.datadir / "postgresql.auto.conf", "a") as f:
                 f.write(f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres "
                         f"application_name={standby.name}'\n")
-            standby.start()
+            _start_on_a_free_port(standby)
             cluster = cls(root, primary, standby, sync)
             cluster.wait_streaming()
             return cluster
