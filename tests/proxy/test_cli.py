@@ -55,15 +55,21 @@ def test_port_in_use_prints_the_real_error_and_exits_2():
 
 
 def test_toxiproxy_server_accepts_go_style_flags(tmp_path, upstream):
-    port = free_port()
     config = tmp_path / "c.json"
     config.write_text(json.dumps([{"name": "go", "listen": "127.0.0.1:0", "upstream": upstream.address}]))
     version = subprocess.run([str(BIN / "toxiproxy-server"), "-version"], capture_output=True, text=True, timeout=30)
     assert version.returncode == 0 and version.stdout.startswith("toxiproxy-server version 2.")
-    proc = subprocess.Popen([str(BIN / "toxiproxy-server"), "-host", "127.0.0.1", "-port", str(port),
-                             f"-config={config}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    for _ in range(3):
+        # a free port found here may be taken before the server binds it: then it exits (2), try another
+        port = free_port()
+        proc = subprocess.Popen([str(BIN / "toxiproxy-server"), "-host", "127.0.0.1", "-port", str(port),
+                                 f"-config={config}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        ready = proc.stdout.readline().decode().strip()
+        if ready or proc.wait(10) != 2:
+            break
+        proc.stdout.close()
     try:
-        assert proc.stdout.readline().decode().strip().endswith(f"http://127.0.0.1:{port}")
+        assert ready.endswith(f"http://127.0.0.1:{port}"), ready
         assert list(requests.get(f"http://127.0.0.1:{port}/proxies", timeout=5).json()) == ["go"]
     finally:
         proc.send_signal(signal.SIGINT)
