@@ -190,6 +190,8 @@ class PgSupervisor(SupervisorCore[Node]):
             result = (True, f"{candidate} is the primary")
         elif self._caught_up(candidate):
             result = await self._switch(candidate)
+            if result[0]:     # read every node again, so that GET /role agrees with the 200 at once
+                await asyncio.gather(*(self._read(n) for n in self.nodes))
         else:
             return
         if not answer.done():
