@@ -273,10 +273,12 @@ class Engine:
         sampling = self.plan.experiment.model.sampling
         names = [p.name for p in self.probes]
         deadline = self.timeline.now() + self.options.recovery_timeout
-        # observe at least stable_for after the last revert, even when nothing deviated: the
-        # recovery window (and its SLO) needs data of its own
-        reverts = [e.t for e in self.timeline.events_of(K.FAULT_REVERTED)]
-        settle = (max(reverts) + sampling.stable_for) if reverts else 0.0
+        # observe at least stable_for after the last undoing (a revert, or a rollback step such as
+        # a switchover back), even when nothing deviated: the recovery window (and its SLO) needs
+        # data of its own, and the steady-state-after check must not catch a rollback mid-way
+        undone = [e.t for e in self.timeline.events_of(K.FAULT_REVERTED)]
+        undone += [e.t for e in self.timeline.events_of(K.ROLLBACK)]
+        settle = (max(undone) + sampling.stable_for) if undone else 0.0
         while self.timeline.now() < deadline and not self._signalled:
             if self.timeline.now() < settle:
                 await asyncio.sleep(sampling.interval)

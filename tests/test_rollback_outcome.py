@@ -100,3 +100,26 @@ abort_when: [{{probe_failing_for: 1s}}]
     [rb] = [e for e in events if e["kind"] == "rollback"]
     assert rb["data"]["ok"] is True, rb
     assert {v.name: v.status for v in result.verdicts}["rollbacks"] is Status.PASSED
+
+
+def test_steady_state_after_waits_for_the_rollback_steps_to_settle(tmp_path, web):
+    """A rollback step can leave the system settling after it answers (a switchover back: the
+    supervisor's view of the nodes catches up a moment later). The steady state after is checked
+    only once the probes have held for ``stable_for`` after the last rollback step, as after the
+    last revert. Here the step takes longer than ``stable_for`` and leaves the service frozen for
+    0.8 s as it returns: checked at once, the steady state after would fail."""
+    _inventory(tmp_path, web)
+    pid = web.pidfile.read_text().strip()
+    settle = f'"sh", "-c", "sleep 1.2; kill -STOP {pid}; (sleep 0.8; kill -CONT {pid}) >/dev/null 2>&1 &"'
+    exp = write(tmp_path / "exp.yaml", EXP.format(check=settle).replace("stable_for: 300ms", "stable_for: 1s"))
+    result = _run(exp)
+    timeline = json.loads((result.run_dir / "run.json").read_text())["timeline"]
+    [rb] = [e for e in timeline["events"] if e["kind"] == "rollback"]
+    [after] = [e for e in timeline["events"] if e["kind"] == "steady_state" and e["data"]["phase"] == "after"]
+    assert rb["data"]["ok"] is True
+    # the freeze was seen by the continuous sampling, and the check came after it was over
+    frozen = [s for s in timeline["samples"] if not s["ok"] and s["start"] >= rb["t"]]
+    assert frozen, "no sample saw the service frozen after the rollback step"
+    assert after["t"] >= rb["t"] + 1.0, (rb["t"], after["t"])          # stable_for after the step
+    assert after["data"]["ok"] is True, after
+    assert result.status == "held"
