@@ -156,9 +156,11 @@ class PgSupervisor(SupervisorCore[Node]):
                 f"nohup {shlex.quote(f'{bindir}/pg_ctl')} stop -m fast -D {shlex.quote(datadir)} "
                 ">/dev/null 2>&1 &"))
             try:
-                await self._sql(name, stop)
-            except psycopg.OperationalError:
-                pass                                   # the fast shutdown ended this very session first
+                await self._sql(name, stop, 5.0)
+            except (psycopg.OperationalError, TimeoutError):
+                # the fast shutdown ended this very session first, or is slower than the wait: the
+                # stop is under way either way (a node still writable REJOIN_EVERY later is fenced again)
+                pass
             self._event(what, node=name, primary=new_primary, term=self.term)
         except Exception as exc:  # noqa: BLE001 - tried again later
             self._event(f"{what}-failed", node=name, error=str(exc))

@@ -271,3 +271,35 @@ def test_partitioned_primary_is_fenced_and_rejoins_as_replica(stack: Stack):
     # anything else (an error round, a failed promotion or checkpoint, a second failover) is not
     retried = {"proxy-failed", "fenced-failed"}
     assert [e["what"] for e in printed if e["what"] not in retried] == ["failover", "fenced"], printed
+
+
+def test_switchover_moves_the_primary_and_loses_no_write(stack: Stack):
+    """``POST /switchover``, which the compose experiments end with (as ``patronictl switchover``):
+    writes stop at the store proxy, store-b replays all of store-a's WAL, store-a is stopped to rejoin
+    as a replica on its restart, store-b is promoted and the store proxy leads to it. The 200 comes
+    with ``GET /role`` already naming store-b."""
+    stack.write_through_store("before")
+    wait_until(lambda: _replicated(stack, "before", "store-b"), 20, what="the write on the replica",
+               ignore=SQL_NOT_YET)
+    status, body, _ = http("POST", f"{stack.url}/switchover?candidate=store-z")
+    assert status == 400 and b"no store node 'store-z'" in body
+    status, body, _ = http("POST", f"{stack.url}/switchover?candidate=store-b&wait=40", timeout=45)
+    answer = json.loads(body)
+    assert status == 200 and answer["switched"] is True, answer
+    assert answer["primary"] == "store-b" and answer["expected"] == "store-b" and answer["term"] == 2, answer
+    assert stack.role()["primary"] == "store-b"
+    assert stack.node("store-b").is_primary()              # asked directly, not through the supervisor
+    state = stack.proxy_state("store")
+    assert state["enabled"] and state["upstream"] == stack.upstream("store-b"), state
+    old = stack.node("store-a")
+    wait_until(lambda: old.pid() is None, 25, what="store-a stopped to rejoin as a replica")
+    assert (old.datadir / "chaosrunner.rejoin").read_text().strip() == stack.dsn("store-b")
+
+    stack.write_through_store("after")                     # clients reach the new primary, unchanged
+    assert _replicated(stack, "before", "store-b") and _replicated(stack, "after", "store-b")
+    [switch] = stack.events("switchover")
+    assert (switch["old"], switch["new"], switch["term"]) == ("store-a", "store-b", 2)
+    assert stack.events("stopped-for-switchover")
+    # asked again, it answers at once: store-b already is the primary
+    status, body, _ = http("POST", f"{stack.url}/switchover?candidate=store-b&wait=5", timeout=10)
+    assert status == 200 and json.loads(body)["term"] == 2
