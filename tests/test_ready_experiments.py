@@ -82,7 +82,7 @@ def test_ready_experiments_one_after_another(demo, name, tmp_path):
     status, expected = PREDICTED[name]
     result = run_on(demo, name, tmp_path)
     verdicts = {v.name: v.status.value for v in result.verdicts}
-    assert result.status == status, verdicts
+    assert result.status == status, (verdicts, result.abort_reason, result.run_dir)
     for verdict, outcome in expected.items():
         assert verdicts[verdict] == outcome, (verdict, verdicts)
     if name == "db-failover-async":
@@ -94,7 +94,7 @@ def test_ready_experiments_one_after_another(demo, name, tmp_path):
 def test_db_failover_sync_loses_nothing(sync_demo, tmp_path):
     result = run_on(sync_demo, "db-failover-sync", tmp_path)
     verdicts = {v.name: v.status.value for v in result.verdicts}
-    assert result.status == "held", verdicts
+    assert result.status == "held", (verdicts, result.abort_reason, result.run_dir)
     integrity = result.data["measurements"]["integrity"]
     assert integrity["lost"] == 0 and integrity["rpo"] == 0 and integrity["acknowledged"] > 50
     assert_as_found(sync_demo, "db-failover-sync")
