@@ -78,7 +78,9 @@ def test_rollback_steps_wait_for_the_method(tmp_path, web):
 
 def test_rollback_steps_find_the_faults_already_reverted(tmp_path, web):
     """An abort mid-fault: the fault is reverted first, then the rollback steps run, so a step that
-    needs the system whole (here: the frozen service answering again) succeeds."""
+    needs the system whole (here: the frozen service answering again) succeeds. The step's 5 s
+    lets the resumed service work off the connections queued while it was frozen; run before the
+    revert, the step would meet a service frozen for 60 s."""
     _inventory(tmp_path, web)
     exp = write(tmp_path / "exp.yaml", f"""\
 name: abort-then-rollback
@@ -88,7 +90,7 @@ steady_state:
 method:
   - action: {{type: process, operation: stop, target: web, duration: 60s}}
 rollback:
-  - probe: {{type: http, name: answers again, url: "{web.url}/health", timeout: 1s}}
+  - probe: {{type: http, name: answers again, url: "{web.url}/health", timeout: 5s}}
 sampling: {{interval: 100ms, stable_for: 300ms}}
 abort_when: [{{probe_failing_for: 1s}}]
 """)
