@@ -10,7 +10,9 @@ Figures printed:
 2. requests/s with ``workers: 1`` and ``workers: 2`` (and the single-process mode), ratio
    (target >= 1.6x on a 2-core machine);
 3. CPU of this (runner) process while Locust runs and 4 probes are sampled every 250 ms
-   (2 http probes against nginx, 2 metric probes over the load stats) (target < 10 % of a core).
+   (2 http probes against nginx, 2 metric probes over the load stats) (target < 10 % of a core);
+4. Locust killed (SIGKILL) mid-run -> the runner's ``on_died`` call, single process and with
+   2 workers (the master killed) (target < 2 s).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -154,6 +157,25 @@ async def sample_probes(ctx: ProbeContext, url: str, seconds: float, interval: f
     return count
 
 
+def death_notice(url: str, run_dir: Path, workers: int) -> float:
+    """Seconds from SIGKILL of the Locust (master) process to the runner's ``on_died`` call."""
+    died = threading.Event()
+    runner = LoadRunner({"http": {"host": url, "paths": ["/"]}, "users": 5, "spawn_rate": 100, "workers": workers},
+                        run_dir, Timeline(), run_time=60, on_died=lambda reason: died.set())
+    runner.preflight()
+    runner.start()
+    try:
+        time.sleep(1.0)
+        assert runner._proc is not None
+        killed = time.monotonic()
+        runner._proc.kill()
+        if not died.wait(30):
+            return float("inf")
+        return time.monotonic() - killed
+    finally:
+        runner.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds of load per measurement")
@@ -200,6 +222,13 @@ def main() -> None:
               f"max {max(lags) * 1000:.0f} ms  (target < 2000 ms)")
         print(f"runner process CPU with load at 500 req/s and 4 probes every 250 ms ({samples} samples): "
               f"{cpu * 100:.1f} % of one core  (target < 10 %)")
+
+        # 4. Locust dying mid-run is noticed
+        for workers in (0, 2):
+            notices = [death_notice(url, tmp / f"death-{workers}-{i}", workers) for i in range(args.repeat + 1)]
+            print(f"Locust killed mid-run (workers={workers}), noticed after: median "
+                  f"{statistics.median(notices) * 1000:.0f} ms, max {max(notices) * 1000:.0f} ms "
+                  f"over {len(notices)} kills  (target < 2000 ms)")
     finally:
         nginx.terminate()
         nginx.wait(10)
