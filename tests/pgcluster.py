@@ -245,7 +245,8 @@ class Failover:
 
     def __init__(self, cluster: PgCluster, after: float = 0.5, poll: float = 0.1):
         self.cluster, self.after, self.poll = cluster, after, poll
-        self.promoted_at: float | None = None        # time.monotonic() of the promotion
+        self.promote_started_at: float | None = None  # time.monotonic() as `pg_ctl promote` began
+        self.promoted_at: float | None = None        # ... and as it returned
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pg-failover", daemon=True)
@@ -272,6 +273,7 @@ class Failover:
             down_since = down_since or now
             if now - down_since >= self.after:
                 try:
+                    self.promote_started_at = time.monotonic()
                     self.cluster.standby.promote()
                     self.promoted_at = time.monotonic()
                     if self.cluster.sync:

@@ -95,14 +95,6 @@ targets:
         if hasattr(record, "kind"):
             zero[0] = min(zero[0], time.monotonic() - record.t)
 
-    # when the supervisor began promoting: pg2 cannot answer as primary before that
-    promote, promote_started = cluster.standby.promote, []
-
-    def stamped_promote() -> None:
-        promote_started.append(time.monotonic())
-        promote()
-
-    cluster.standby.promote = stamped_promote
     failover = pgcluster.Failover(cluster, after=0.5).start()
     try:
         [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "reports", handle_signals=False,
@@ -118,7 +110,8 @@ targets:
     events = result.data["timeline"]["events"]
     killed = next(e["t"] for e in events if e["kind"] == "fault_injected" and e["data"]["target"] == "pg-primary")
     writes = {w["seq"]: w for w in result.data["timeline"]["writes"]}
-    return Outcome(result, writes, on_new, on_old, promote_started[0] - zero[0], failover.promoted_at - zero[0], killed)
+    return Outcome(result, writes, on_new, on_old, failover.promote_started_at - zero[0],
+                   failover.promoted_at - zero[0], killed)
 
 
 def rpo_from_rows(out: Outcome, lost: set[int]) -> float:
