@@ -31,7 +31,7 @@ class KvStore:
 
     def start(self) -> KvStore:
         self._thread.start()
-        self._ready.wait(10)
+        assert self._ready.wait(30), "the key-value test store did not start within 30 s"
         return self
 
     def _serve(self) -> None:
