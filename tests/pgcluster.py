@@ -23,18 +23,13 @@ import time
 from pathlib import Path
 
 import psycopg
+from support import PortTaken, free_port, on_a_free_port
 
 PG_BIN = Path(os.environ.get("CHAOSRUNNER_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 def available() -> bool:
     return all((PG_BIN / b).exists() for b in ("initdb", "pg_ctl", "pg_basebackup", "postgres"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
@@ -147,17 +142,19 @@ class PgNode:
         return node
 
 
-def _start_on_a_free_port(node: PgNode, attempts: int = 3) -> None:
+def _start_on_a_free_port(node: PgNode) -> None:
     """Start a new node on a free port; another one if something took that port in the meantime."""
-    for attempt in range(attempts):
-        node.port = free_port()
+    def start(port: int) -> None:
+        node.port = port
         try:
             node.start()
-            return
-        except RuntimeError:
+        except RuntimeError as exc:
             log = node.log.read_text(errors="replace") if node.log.exists() else ""
-            if "Address already in use" not in log or attempt == attempts - 1:
-                raise
+            if "Address already in use" in log:
+                raise PortTaken(str(exc)) from exc
+            raise
+
+    on_a_free_port(start)
 
 
 class PgCluster:

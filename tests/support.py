@@ -8,17 +8,37 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = Path(__file__).resolve().parent / "services"
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class PortTaken(Exception):
+    """A server given a free port found that something else bound it first."""
+
+
+def on_a_free_port(start: Callable[[int], T], attempts: int = 3) -> T:
+    """``start(port)`` on a free loopback port. A port found free here is bound by the server a
+    moment later, and another process may take it in between: when ``start`` raises PortTaken,
+    the next free port is tried."""
+    for attempt in range(attempts):
+        try:
+            return start(free_port())
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
@@ -39,21 +59,19 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
 class Web:
     def __init__(self, tmp: Path):
         self.pidfile = tmp / "web.pid"
-        for attempt in range(3):
-            # the free port is found here and bound by the child: another process may take it in
-            # between, then the child exits at once and the next free port is tried
-            self.port = free_port()
-            self.url = f"http://127.0.0.1:{self.port}"
-            self.proc = subprocess.Popen([sys.executable, str(SERVICES / "web.py"), str(self.port),
-                                          str(self.pidfile)])
-            try:
-                wait_http(self.url + "/health", proc=self.proc)
-                return
-            except RuntimeError:
-                exited = self.proc.poll() is not None
-                self.stop()
-                if attempt == 2 or not exited:
-                    raise
+        on_a_free_port(self._start)
+
+    def _start(self, port: int) -> None:
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([sys.executable, str(SERVICES / "web.py"), str(port), str(self.pidfile)])
+        try:
+            wait_http(self.url + "/health", proc=self.proc)
+        except RuntimeError as exc:
+            exited = self.proc.poll() is not None          # at once: it could not bind its port
+            self.stop()
+            if exited:
+                raise PortTaken(str(exc)) from exc
+            raise
 
     def state(self) -> str:
         import psutil

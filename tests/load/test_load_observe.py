@@ -1,7 +1,6 @@
 """load.master: observing an existing Locust through its web UI (chaosrunner does not drive it)."""
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,19 +10,12 @@ import pytest
 
 from chaosrunner.errors import LoadError
 from chaosrunner.load import LoadRunner
+from chaosrunner.demo.inventory import free_ports
 from chaosrunner.timeline import EventKind, Timeline
 
 from conftest import free_port, wait_http
 
 pytestmark = pytest.mark.slow
-
-
-def two_free_ports() -> tuple[int, int]:
-    """Two distinct free loopback ports (two free_port() calls may return the same one)."""
-    with socket.socket() as a, socket.socket() as b:
-        a.bind(("127.0.0.1", 0))
-        b.bind(("127.0.0.1", 0))
-        return a.getsockname()[1], b.getsockname()[1]
 
 
 def test_observes_an_existing_locust_and_notices_it_going_away(tmp_path: Path, delay_server) -> None:
@@ -80,7 +72,7 @@ def test_a_real_master_gives_no_p99_so_the_p99_slo_is_unknown_and_its_csvs_are_k
         "    @task\n"
         "    def home(self):\n"
         "        self.client.get('/home')\n")
-    web, bus = two_free_ports()
+    web, bus = free_ports(2)                                 # distinct: held together
     # a real distributed Locust: a master (web UI) and one forked worker reporting to it
     locust = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(tmp_path / "api.py"), "--host",
                                delay_server.url, "--web-host", "127.0.0.1", "--web-port", str(web), "--autostart",

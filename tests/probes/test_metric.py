@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from support import free_port, wait_http
+from support import wait_http
 
+from chaosrunner.demo.inventory import free_ports
 from chaosrunner.errors import ProbeError
 from chaosrunner.model.probes import MetricProbeSpec
 from chaosrunner.probes import ProbeContext, build_probe
@@ -84,10 +85,7 @@ def prometheus(tmp_path_factory):
     if not shutil.which("prometheus"):
         pytest.skip("Debian's prometheus binary is not installed")
     tmp = tmp_path_factory.mktemp("prom")
-    app_port = free_port()
-    prom_port = free_port()
-    while prom_port == app_port:  # each port is free once it is released: two calls may give the same
-        prom_port = free_port()
+    app_port, prom_port = free_ports(2)                      # distinct: held together
     app = subprocess.Popen([sys.executable, str(SERVER), str(app_port)])
     (tmp / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"

@@ -12,16 +12,11 @@ import pytest
 import requests
 
 from chaosrunner.proxy import ListenError, start_subprocess
+from support import PortTaken, on_a_free_port
 
 from .helpers import connect, round_trip
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_subprocess_serves_the_config_file_and_stops_on_sigterm(tmp_path, upstream):
@@ -59,15 +54,16 @@ def test_toxiproxy_server_accepts_go_style_flags(tmp_path, upstream):
     config.write_text(json.dumps([{"name": "go", "listen": "127.0.0.1:0", "upstream": upstream.address}]))
     version = subprocess.run([str(BIN / "toxiproxy-server"), "-version"], capture_output=True, text=True, timeout=30)
     assert version.returncode == 0 and version.stdout.startswith("toxiproxy-server version 2.")
-    for _ in range(3):
-        # a free port found here may be taken before the server binds it: then it exits (2), try another
-        port = free_port()
+    def start(port: int) -> tuple[int, subprocess.Popen[bytes], str]:
         proc = subprocess.Popen([str(BIN / "toxiproxy-server"), "-host", "127.0.0.1", "-port", str(port),
                                  f"-config={config}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         ready = proc.stdout.readline().decode().strip()
-        if ready or proc.wait(10) != 2:
-            break
-        proc.stdout.close()
+        if not ready and proc.wait(10) == 2:               # exit 2: it could not bind that port
+            proc.stdout.close()
+            raise PortTaken(f"port {port}")
+        return port, proc, ready
+
+    port, proc, ready = on_a_free_port(start)
     try:
         assert ready.endswith(f"http://127.0.0.1:{port}"), ready
         assert list(requests.get(f"http://127.0.0.1:{port}/proxies", timeout=5).json()) == ["go"]
