@@ -10,7 +10,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +54,27 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
         except OSError:  # refused, reset, timed out, or an error status such as 503 while starting
             time.sleep(0.05)
     raise RuntimeError(f"{url} did not come up within {timeout:g}s")
+
+
+def wait_until(cond: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "condition",
+               ignore: tuple[type[BaseException], ...] = ()) -> float:
+    """Seconds it took until cond() was true; AssertionError after timeout.
+
+    An exception of a type in ``ignore`` raised by cond() counts as "not yet" (a server still
+    starting, a reply not yet complete); the last one is named in the timeout message.
+    """
+    started = time.monotonic()
+    while True:
+        try:
+            value = cond()
+        except ignore as exc:
+            value = exc
+        else:
+            if value:
+                return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
+        time.sleep(interval)
 
 
 class Web:

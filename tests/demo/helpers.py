@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import psutil
+from support import wait_until as wait_until  # shared by the whole suite; the demo tests import it from here
 
 
 def http(method: str, url: str, body: Any = None, timeout: float = 3.0) -> tuple[int, bytes, dict[str, str]]:
@@ -28,27 +29,6 @@ def get_json(url: str, timeout: float = 3.0) -> Any:
     status, body, _ = http("GET", url, timeout=timeout)
     assert status == 200, (url, status, body)
     return json.loads(body)
-
-
-def wait_until(cond: Any, timeout: float, interval: float = 0.05, what: str = "condition",
-               ignore: tuple[type[BaseException], ...] = ()) -> float:
-    """Seconds it took until cond() was true; AssertionError after timeout.
-
-    An exception of a type in ``ignore`` raised by cond() counts as "not yet" (a server still
-    starting, a reply not yet complete); the last one is named in the timeout message.
-    """
-    started = time.monotonic()
-    while True:
-        try:
-            value = cond()
-        except ignore as exc:
-            value = exc
-        else:
-            if value:
-                return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
-        time.sleep(interval)
 
 
 #: what a condition polling a demo server over HTTP may raise before the state it waits for:

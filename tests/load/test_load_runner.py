@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from support import wait_until
+
 from chaosrunner.load import LoadRunner
 from chaosrunner.timeline import EventKind, Timeline
 
@@ -18,15 +20,6 @@ pytestmark = pytest.mark.slow
 
 def aggregated(tl: Timeline, since: float = 0.0) -> list:
     return [s for s in tl.load_stats if s.name == "Aggregated" and s.t > since]
-
-
-def wait_for(cond, timeout: float) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if cond():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def test_stats_stream_latency_rise_and_fall_and_csvs(tmp_path: Path, delay_server) -> None:
@@ -44,15 +37,15 @@ def test_stats_stream_latency_rise_and_fall_and_csvs(tmp_path: Path, delay_serve
         assert runner.alive()
         # The first complete second reaches the timeline ~1 s after start() (the < 2 s delivery
         # figure is load_bench's); a hang guard here, as this shared machine may stall a moment.
-        wait_for(lambda: seconds(0.0) >= 1, 6)
+        wait_until(lambda: seconds(0.0) >= 1, 6)
         # phases last until enough whole seconds of each reached the timeline, not a fixed time
-        wait_for(lambda: seconds(0.0) >= 4, 15)
+        wait_until(lambda: seconds(0.0) >= 4, 15)
         delay_server.set_delay(150)
         slow_from = tl.now()
-        wait_for(lambda: seconds(slow_from + 1.2) >= 2, 15)
+        wait_until(lambda: seconds(slow_from + 1.2) >= 2, 15)
         delay_server.set_delay(0)
         fast_from = tl.now()
-        wait_for(lambda: seconds(fast_from + 1.2) >= 2, 15)
+        wait_until(lambda: seconds(fast_from + 1.2) >= 2, 15)
     finally:
         runner.stop()
     assert not died and not runner.alive()
@@ -94,7 +87,7 @@ def test_failures_are_counted(tmp_path: Path, delay_server) -> None:
     runner.preflight()
     runner.start()
     try:
-        wait_for(lambda: sum(s.requests for s in aggregated(tl)) > 40, 15)
+        wait_until(lambda: sum(s.requests for s in aggregated(tl)) > 40, 15)
     finally:
         runner.stop()
     rows = [s for s in tl.load_stats if s.name == "GET /fail" and s.requests]
@@ -111,7 +104,7 @@ def test_two_workers(tmp_path: Path, delay_server) -> None:
     runner.start()
     try:
         # One worker alone sends 30/s: a second of >= 45 holds both workers' requests.
-        wait_for(lambda: len([s for s in aggregated(tl) if s.requests >= 45]) >= 2, 15)
+        wait_until(lambda: len([s for s in aggregated(tl) if s.requests >= 45]) >= 2, 15)
     finally:
         runner.stop()
     full = [s for s in aggregated(tl) if s.requests >= 45]
@@ -162,9 +155,9 @@ def test_run_time_reached_is_not_a_death(tmp_path: Path, delay_server) -> None:
     runner = LoadRunner(spec, tmp_path, tl, run_time=99, on_died=died.append)
     runner.preflight()
     runner.start()
-    wait_for(lambda: not runner.alive(), 20)
+    wait_until(lambda: not runner.alive(), 20)
     # the reader thread classifies the exit a moment later: wait for its LOAD_STOPPED, not a fixed time
-    wait_for(lambda: tl.events_of(EventKind.LOAD_STOPPED), 10)
+    wait_until(lambda: tl.events_of(EventKind.LOAD_STOPPED), 10)
     runner.stop()
     assert not died
     stopped = tl.events_of(EventKind.LOAD_STOPPED)
@@ -188,7 +181,7 @@ def test_user_locustfile_with_shape_stages(tmp_path: Path, delay_server) -> None
     runner.preflight()
     runner.start()
     try:
-        wait_for(lambda: any(s.requests >= 25 for s in aggregated(tl)), 20)
+        wait_until(lambda: any(s.requests >= 25 for s in aggregated(tl)), 20)
     finally:
         runner.stop()
     rates = [s.requests for s in aggregated(tl) if s.requests]

@@ -4,16 +4,11 @@ import time
 
 import pytest
 
+from support import wait_until
+
 from chaosrunner.analyse.integrity import integrity
 from chaosrunner.timeline import EventKind, Timeline
 from chaosrunner.writer import Writer, WriterError, WriterSpec, write_key
-
-
-def wait_until(cond, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 def spec(kv, **kw):
@@ -34,7 +29,7 @@ def test_lost_refused_and_corrupted_writes_are_exactly_those_the_store_mishandle
             switched.append(tl.now())
             puts = kv.puts
             time.sleep(seconds)
-            wait_until(lambda puts=puts: kv.puts >= puts + 3)
+            wait_until(lambda puts=puts: kv.puts >= puts + 3, 10, interval=0.005)
         stopped = tl.now()
         records = writer.stop()
         # 50/s from the first write to the stop; a stalled thread skips deadlines (never bursts),

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pytest
 
 import pgcluster
+from support import wait_until
+
 from chaosrunner.analyse.integrity import integrity
 from chaosrunner.timeline import Timeline
 from chaosrunner.writer import Writer, WriterSpec
@@ -34,13 +36,6 @@ class Loss:
     killed: float           # writer clock: just before the primary's processes got SIGKILL
     on_new: set[int]
     on_old: set[int]
-
-
-def wait_until(cond, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def lose_primary_under_writer(cluster, run_id) -> Loss:

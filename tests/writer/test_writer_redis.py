@@ -1,8 +1,9 @@
 """The writer against a real Redis that is killed and restarted without persistence."""
-import time
 
 import pytest
 import redis
+
+from support import wait_until
 
 from chaosrunner.analyse.integrity import integrity
 from chaosrunner.timeline import Timeline
@@ -18,13 +19,6 @@ def unacked(writer: Writer) -> int:
     return sum(r.ack is None for r in writer.records)
 
 
-def wait_until(cond, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 @pytest.mark.slow
 def test_redis_restart_without_persistence_loses_every_acknowledged_write(redis_server):
     tl = Timeline()
@@ -32,16 +26,17 @@ def test_redis_restart_without_persistence_loses_every_acknowledged_write(redis_
     writer.start(tl, "redis-run")
     try:
         # phases end on what the writer observed, not after fixed times: 30 writes acknowledged ...
-        wait_until(lambda: acked(writer) >= 30)
+        wait_until(lambda: acked(writer) >= 30, 15, interval=0.01)
         kill_started = tl.now()
         redis_server.kill()                # SIGKILL, and reaped: Redis is gone when this returns
         killed_at = tl.now()
         # ... writes refused while it is down ...
-        wait_until(lambda: unacked(writer) >= 15)
+        wait_until(lambda: unacked(writer) >= 15, 15, interval=0.01)
         restarting_at = tl.now()
         restarted = RedisServer(redis_server.port).start()
         # ... and 20 acknowledged by the restarted Redis
-        wait_until(lambda: sum(r.ack is not None and r.sent >= restarting_at for r in writer.records) >= 20)
+        wait_until(lambda: sum(r.ack is not None and r.sent >= restarting_at for r in writer.records) >= 20, 15,
+                   interval=0.01)
         writer.stop()
         back = writer.readback()
         res = integrity(back)
