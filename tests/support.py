@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = Path(__file__).resolve().parent / "services"
@@ -22,6 +24,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def alive(pid_or_proc: int | psutil.Process) -> bool:
+    """Running: not gone and not a zombie (a killed child of this test process stays a zombie until
+    reaped); a process that goes away while it is looked at is gone."""
+    try:
+        proc = pid_or_proc if isinstance(pid_or_proc, psutil.Process) else psutil.Process(pid_or_proc)
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 class PortTaken(Exception):
@@ -95,8 +107,6 @@ class Web:
             raise
 
     def state(self) -> str:
-        import psutil
-
         return psutil.Process(self.proc.pid).status()
 
     def stop(self) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from support import alive
+
 from chaosrunner.drivers import PlannedFault
 from chaosrunner.drivers.resource import ResourceDriver
 from chaosrunner.drivers.targets import cgroup_of
@@ -18,15 +20,6 @@ from chaosrunner.model.faults import ResourceFault
 from chaosrunner.model.targets import Target
 
 LIMIT = 256 * 1024 * 1024
-
-
-def alive(pid_or_proc: int | psutil.Process) -> bool:
-    """Running and not a zombie; a process that goes away while it is looked at is gone."""
-    try:
-        proc = pid_or_proc if isinstance(pid_or_proc, psutil.Process) else psutil.Process(pid_or_proc)
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @pytest.fixture
@@ -109,7 +102,8 @@ def test_helper_dies_with_its_parent(tmp_path, target_in_cgroup):
             f"h = ResourceDriver().inject(_fault(Path({str(pidfile)!r}), 'memory', '30%'));"
             "print(h.data['pid'], flush=True); import time; time.sleep(60)")
     runner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).parent.parent)
+                              cwd=Path(__file__).parent.parent,        # tests/ on the path, as pytest sets it
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)})
     helper_pid = int(runner.stdout.readline())
     assert psutil.pid_exists(helper_pid)
     runner.kill()

@@ -9,8 +9,9 @@ import json
 import os
 import signal
 
-import psutil
 import pytest
+
+from support import alive
 
 from chaosrunner.demo import demo_status, start_demo, stop_demo
 from chaosrunner.model.targets import Inventory
@@ -186,7 +187,7 @@ def test_stale_pid_file_is_cleaned_and_component_restarted(demo):
     pidfile = demo.dir / "run" / "external.pid"
     old = int(pidfile.read_text())
     os.kill(old, signal.SIGKILL)
-    wait_until(lambda: not _alive(old), 10, what="external killed")
+    wait_until(lambda: not alive(old), 10, what="external killed")
     assert pidfile.exists()                                     # kill -9: nothing removed it
     st = demo_status(demo.dir)
     assert not st["up"] and not st["components"]["external"]["running"] and not pidfile.exists()
@@ -206,9 +207,3 @@ def test_down_after_kill_9_leaves_no_process_and_no_port(demo):
     assert demo_status(demo.dir)["up"] is False
 
 
-def _alive(pid: int) -> bool:
-    """Running (a killed child of this test process stays a zombie until reaped: not alive)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
