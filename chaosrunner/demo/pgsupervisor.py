@@ -110,8 +110,7 @@ class PgSupervisor(SupervisorCore[Node]):
                     now - self.last_rejoin.get(name, -REJOIN_EVERY) >= REJOIN_EVERY:
                 self.last_rejoin[name] = now
                 await self._demote(name, self.primary, "fenced")
-        if self.switchover is not None:
-            await self._serve_switchover()
+        await self._serve_switchover()
 
     async def _failover(self) -> None:
         old = self.primary
@@ -181,24 +180,6 @@ class PgSupervisor(SupervisorCore[Node]):
         cand, cur = self.info.get(name, {}), self.info.get(self.primary, {})
         return bool(cand.get("reachable") and cur.get("reachable") and not cand.get("writable")
                     and cand.get("following") and cand.get("seq", 0) >= cur.get("seq", 0) - CAUGHT_UP_BYTES)
-
-    async def _serve_switchover(self) -> None:
-        assert self.switchover is not None
-        candidate, answer = self.switchover
-        if answer.done():
-            self.switchover = None
-            return
-        if candidate == self.primary:
-            result = (True, f"{candidate} is the primary")
-        elif self._caught_up(candidate):
-            result = await self._switch(candidate)
-            if result[0]:     # read every node again, so that GET /role agrees with the 200 at once
-                await asyncio.gather(*(self._read(n) for n in self.nodes))
-        else:
-            return
-        if not answer.done():
-            answer.set_result(result)
-        self.switchover = None
 
     async def _switch(self, candidate: str) -> tuple[bool, str]:
         old = self.primary

@@ -72,6 +72,32 @@ class SupervisorCore(Generic[N]):
         """Act on what this round read: fail over, fence, re-point, serve a switchover."""
         raise NotImplementedError
 
+    def _caught_up(self, candidate: str) -> bool:
+        """Can ``candidate`` take over now: a standby following the primary, close to its log?"""
+        raise NotImplementedError
+
+    async def _switch(self, candidate: str) -> tuple[bool, str]:
+        """A controlled switchover to ``candidate``, losing nothing acknowledged: (switched, message)."""
+        raise NotImplementedError
+
+    async def _serve_switchover(self) -> None:
+        """A pending ``POST /switchover``: done now if its candidate has caught up, else next round."""
+        if self.switchover is None or self.switchover[1].done():
+            self.switchover = None
+            return
+        candidate, answer = self.switchover
+        if self.primary == candidate:
+            result = (True, f"{candidate} is the primary")
+        elif self._caught_up(candidate):
+            result = await self._switch(candidate)
+            if result[0]:     # read every node again, so that GET /role agrees with the 200 at once
+                await asyncio.gather(*(self._read(n) for n in self.nodes))
+        else:
+            return
+        if not answer.done():
+            answer.set_result(result)
+        self.switchover = None
+
     def role(self) -> dict[str, Any]:
         """``GET /role``: ``primary`` (the nodes claiming it, comma-joined), ``expected``, ``term``, ``nodes``."""
         raise NotImplementedError

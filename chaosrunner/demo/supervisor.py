@@ -180,23 +180,8 @@ class Supervisor(SupervisorCore[str]):
             return
         await self._switchover(self.preferred, "failback")
 
-    async def _serve_switchover(self) -> None:
-        """A pending ``POST /switchover``: done now if its candidate has caught up, else next round."""
-        if self.switchover is None or self.switchover[1].done():
-            self.switchover = None
-            return
-        candidate, answer = self.switchover
-        if self.primary == candidate:
-            result = (True, f"{candidate} is the primary")
-        elif self._caught_up(candidate):
-            result = await self._switchover(candidate, "switchover")
-            if result[0]:     # read every node again, so that GET /role agrees with the 200 at once
-                await asyncio.gather(*(self._read(n) for n in self.nodes))
-        else:
-            return
-        if not answer.done():
-            answer.set_result(result)
-        self.switchover = None
+    async def _switch(self, candidate: str) -> tuple[bool, str]:
+        return await self._switchover(candidate, "switchover")
 
     async def _switchover(self, candidate: str, what: str) -> tuple[bool, str]:
         """Controlled switchover: writes pause on the primary, the candidate replays all of it, then
