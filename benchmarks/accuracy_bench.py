@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chaosrunner.analyse.integrity import integrity  # noqa: E402
 from chaosrunner.analyse.recovery import recovery_from_timeline  # noqa: E402
 from chaosrunner.probes.base import Outcome  # noqa: E402
-from chaosrunner.sampling import Sampler  # noqa: E402
+from chaosrunner.execute.sampling import Sampler  # noqa: E402
 from chaosrunner.timeline import EventKind, Timeline  # noqa: E402
 from chaosrunner.writer import Writer, WriterSpec  # noqa: E402
 

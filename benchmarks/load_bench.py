@@ -1,7 +1,7 @@
 """Load benchmark: stats delivery lag, Locust workers=2 vs 1 throughput, runner CPU with load on.
 
 Starts its own nginx (Debian nginx-light, temp config, free loopback port) as the fast local
-server and runs Locust through ``chaosrunner.load.LoadRunner``, as an experiment would.
+server and runs Locust through ``chaosrunner.traffic.LoadRunner``, as an experiment would.
 
     .venv/bin/python benchmarks/load_bench.py [--seconds 6] [--repeat 2] [--users 100]
 
@@ -33,7 +33,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chaosrunner.load import LoadRunner  # noqa: E402
+from chaosrunner.traffic import LoadRunner  # noqa: E402
 from chaosrunner.model.probes import HttpProbeSpec, MetricProbeSpec  # noqa: E402
 from chaosrunner.probes import ProbeContext, build_probe  # noqa: E402
 from chaosrunner.timeline import Timeline  # noqa: E402

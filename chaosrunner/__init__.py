@@ -17,7 +17,7 @@ from chaosrunner.errors import (
 from chaosrunner.model.experiment import Experiment
 from chaosrunner.results import RunResult
 
-__version__ = "0.1.0"
+from chaosrunner.version import __version__
 
 __all__ = [
     "ChaosRunnerError",

@@ -7,13 +7,15 @@
     │   └── RevertFailed             a fault could not be reverted: a human must look (exit 4)
     ├── ProbeError                   a probe could not be built or run
     ├── LoadError                    the load generator could not start or died
-    └── RunAborted                   a stop condition or a signal ended the run (exit 3)
+    ├── RunAborted                   a stop condition or a signal ended the run (exit 3)
+    └── OrphanedFaults               faults of a dead run are still in the ledger: `recover` first (exit 4)
 
 Backend errors (requests, boto, kubernetes, psutil) are translated at the driver's edge with
 ``raise DriverError(...) from exc`` so callers only ever handle this tree.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -112,3 +114,15 @@ class RunAborted(ChaosRunnerError):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(reason)
+
+
+class OrphanedFaults(ChaosRunnerError):
+    """Faults of an earlier run were never reverted; `chaosrunner recover` must run first."""
+
+    exit_code = 4
+
+
+def suggest(word: str, options: list[str]) -> str | None:
+    """The option closest to ``word`` (a \"did you mean\" for error hints), or None."""
+    match = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    return match[0] if match else None

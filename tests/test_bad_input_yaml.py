@@ -11,9 +11,9 @@ import time
 import pytest
 from support import run_cli, write
 
-from chaosrunner.documents import load_experiments
+from chaosrunner.read.documents import load_experiments
 from chaosrunner.errors import ConfigError
-from chaosrunner.loader import MAX_VALUES, parse_yaml
+from chaosrunner.read.parse import MAX_VALUES, parse_yaml
 
 EXP = """\
 name: ok

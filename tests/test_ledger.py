@@ -6,7 +6,8 @@ import signal
 
 import psutil
 
-from chaosrunner import api, ledger
+from chaosrunner import api
+from chaosrunner.execute import ledger
 from chaosrunner.drivers import Handle
 
 

@@ -26,7 +26,7 @@ def test_latency_fault_under_load_breaks_the_p99_slo_only_while_it_lasts(tmp_pat
         # The fault's 1 s delay stands far above the 500 ms SLO, and the SLO far above what a
         # scheduling hiccup of this shared machine adds to a second outside the fault. The
         # baseline holds >= 6 seconds: a window's p99 then rests on more than one second's worst
-        # requests (see chaosrunner.load.slo.combine_percentile).
+        # requests (see chaosrunner.analyse.slo.combine_percentile).
         exp = write(tmp_path / "exp.yaml", """\
 name: latency-under-load
 targets: inv.yaml

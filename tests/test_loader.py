@@ -6,7 +6,7 @@ import textwrap
 import pytest
 from support import ROOT, run_cli, write
 
-from chaosrunner.documents import load_experiments
+from chaosrunner.read.documents import load_experiments
 from chaosrunner.errors import ConfigError
 
 INV = """\

@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from chaosrunner.drivers.base import Driver, Handle, PlannedFault
 from chaosrunner.errors import ConfigError
 
-__all__ = ["Driver", "Handle", "PlannedFault", "get_driver", "registry", "validate_driver_class"]
+__all__ = ["Driver", "Handle", "PlannedFault", "registry", "validate_driver_class"]
 
 
 def validate_driver_class(obj: object, origin: str) -> type[Driver]:
@@ -44,10 +44,3 @@ def registry() -> dict[str, type[Driver]]:
             raise ConfigError(f"driver plugin {ep.name} ({ep.value}) failed to load: {exc}") from None
         drivers[cls.name] = cls
     return drivers
-
-
-def get_driver(name: str) -> type[Driver]:
-    try:
-        return registry()[name]
-    except KeyError:
-        raise ConfigError(f"no driver named {name!r}; installed: {', '.join(registry())}") from None

@@ -1,7 +1,7 @@
 """The experiment model (apiVersion chaosrunner/v1): what healthy means, what to break, what to expect.
 
 A file holds one experiment, or several under ``experiments:`` (the seed's §10.1 file loads as
-it is). Raw dicts exist only in ``chaosrunner.loader``; everything past it uses these models.
+it is). Raw dicts exist only in ``chaosrunner.read.parse``; everything past it uses these models.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from chaosrunner.model.faults import (
     ProviderAction,
     ResourceFault,
 )
-from chaosrunner.load.spec import LoadSpec
-from chaosrunner.writer.model import WriterSpec
+from chaosrunner.model.traffic import LoadSpec
+from chaosrunner.model.writer import WriterSpec
 from chaosrunner.model.probes import (
     CommandProbeSpec,
     HttpProbeSpec,

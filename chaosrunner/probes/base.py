@@ -1,6 +1,6 @@
 """The probe interface: one asynchronous check that says whether a thing is healthy.
 
-A probe is ``async check() -> Outcome``. The sampler (``chaosrunner.sampling``) owns the
+A probe is ``async check() -> Outcome``. The sampler (``chaosrunner.execute.sampling``) owns the
 clock: it calls ``check`` on fixed deadlines, applies the timeout, measures start and end and
 records a ``timeline.Sample``. A probe never sleeps, retries or records anything itself, and
 raising is the same as answering not-ok with the exception's text as the error.

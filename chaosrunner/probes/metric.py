@@ -2,7 +2,7 @@
 
 ``source: load`` reads the timeline's per-second ``LoadStat`` rows over a sliding ``window``
 (default 10 s) and computes ``p50_latency``, ``p95_latency``, ``p99_latency`` (the window
-percentile of ``chaosrunner.load.slo``), ``error_rate`` or ``rps``. No load seconds in the window
+percentile of ``chaosrunner.analyse.slo``), ``error_rate`` or ``rps``. No load seconds in the window
 is a failed sample with that explanation, never a silent pass.
 
 ``source: prometheus`` runs ``query`` against ``/api/v1/query`` of the probe's ``prometheus``
@@ -24,7 +24,7 @@ from collections.abc import Callable
 import aiohttp
 
 from chaosrunner.errors import ProbeError
-from chaosrunner.load.slo import WindowStats, window_stats
+from chaosrunner.analyse.slo import WindowStats, window_stats
 from chaosrunner.model.probes import MetricProbeSpec
 from chaosrunner.probes.base import Outcome, ProbeContext, register_probe
 from chaosrunner.timeline import Timeline

@@ -29,7 +29,7 @@ def environment() -> Environment:
 
 def _tool_version(run: dict[str, Any]) -> str:
     try:
-        from chaosrunner import __version__
+        from chaosrunner.version import __version__
     except ImportError:
         __version__ = "?"
     return str((run.get("versions") or {}).get("chaosrunner") or __version__)

@@ -11,7 +11,7 @@
 ``chaosrunner.analyse.integrity`` turns the records into lost/duplicated/corrupted counts and RPO.
 """
 from chaosrunner.writer.core import Writer, WriterError, make_sink, write_key, write_value
-from chaosrunner.writer.model import WriterSpec
+from chaosrunner.model.writer import WriterSpec
 from chaosrunner.writer.sinks import Sink
 
 __all__ = ["Sink", "Writer", "WriterError", "WriterSpec", "make_sink", "write_key", "write_value"]

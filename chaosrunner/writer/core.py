@@ -24,7 +24,7 @@ from collections.abc import Coroutine
 
 from chaosrunner.errors import ChaosRunnerError
 from chaosrunner.timeline import EventKind, Timeline, WriteRecord
-from chaosrunner.writer.model import WriterSpec
+from chaosrunner.model.writer import WriterSpec
 from chaosrunner.writer.sinks import HttpSink, PostgresSink, RedisSink, Sink
 
 

@@ -1,6 +1,6 @@
 """SLO verdicts state their precision: per-second statistics put a window's edges at ±1 s."""
 from chaosrunner.analyse.verdict import Status
-from chaosrunner.load.slo import WINDOW_EDGE, judge, summarize
+from chaosrunner.analyse.slo import WINDOW_EDGE, judge, summarize
 from chaosrunner.report._view import precision_text
 from chaosrunner.timeline import LoadStat
 

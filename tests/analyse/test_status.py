@@ -6,8 +6,8 @@ import pytest
 from rich.console import Console
 
 from chaosrunner.analyse.verdict import Status, Verdict
-from chaosrunner.api import status_of
-from chaosrunner.console import print_result
+from chaosrunner.analyse.judge import run_status as status_of
+from chaosrunner.cli.console import print_result
 from chaosrunner.results import RunResult
 
 

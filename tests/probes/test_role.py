@@ -8,7 +8,7 @@ import pgcluster
 from chaosrunner.analyse.failover import failover_results
 from chaosrunner.probes import ProbeContext, build_probe
 from chaosrunner.probes.role import RoleProbeSpec
-from chaosrunner.sampling import take_sample
+from chaosrunner.execute.sampling import take_sample
 from chaosrunner.timeline import EventKind, Timeline
 from writer.kvstore import KvStore
 

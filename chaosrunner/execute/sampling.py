@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 from chaosrunner.probes.base import Outcome, Probe
@@ -35,10 +34,8 @@ async def take_sample(probe: Probe, timeline: Timeline) -> Sample:
 class Sampler:
     """Runs every probe every ``interval`` until stopped."""
 
-    def __init__(self, probes: list[Probe], timeline: Timeline, interval: float,
-                 on_sample: Callable[[Sample], None] | None = None):
+    def __init__(self, probes: list[Probe], timeline: Timeline, interval: float):
         self.probes, self.timeline, self.interval = probes, timeline, interval
-        self.on_sample = on_sample
         self._tasks: list[asyncio.Task[Any]] = []
         self._inflight: set[asyncio.Task[Any]] = set()
 
@@ -64,16 +61,11 @@ class Sampler:
             k += 1
             if len(running) >= max_inflight:
                 continue                           # the probe is hung on every slot: timeouts will say so
-            task = asyncio.create_task(self._one(probe))
+            task = asyncio.create_task(take_sample(probe, self.timeline))
             running.add(task)
             self._inflight.add(task)
             task.add_done_callback(running.discard)
             task.add_done_callback(self._inflight.discard)
-
-    async def _one(self, probe: Probe) -> None:
-        sample = await take_sample(probe, self.timeline)
-        if self.on_sample is not None:
-            self.on_sample(sample)
 
     async def stop(self, drain: bool = True) -> None:
         for t in self._tasks:

@@ -38,9 +38,9 @@ from typing import Any
 from collections.abc import Callable
 
 from chaosrunner.errors import LoadError
-from chaosrunner.load.preflight import LOCUSTFILE, check_host_reachable, inspect_locustfile, warmup_failure
-from chaosrunner.load.spec import LoadInputError, LoadSpec, parse_load_spec
-from chaosrunner.load.stats import SecondMerger
+from chaosrunner.traffic.preflight import LOCUSTFILE, check_host_reachable, inspect_locustfile, warmup_failure
+from chaosrunner.model.traffic import LoadInputError, LoadSpec, parse_load_spec
+from chaosrunner.traffic.stats import SecondMerger
 from chaosrunner.timeline import EventKind, LoadStat, Timeline
 
 PLUGIN = Path(__file__).with_name("locust_plugin.py")
@@ -142,7 +142,7 @@ class LoadRunner:
                                      field)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if spec.master is not None:
-            from chaosrunner.load.observe import MasterObserver
+            from chaosrunner.traffic.observe import MasterObserver
 
             MasterObserver.check(spec.master)
             self._preflighted = True
@@ -217,7 +217,7 @@ class LoadRunner:
         if not self._preflighted:
             self.preflight()
         if self.spec.master is not None:
-            from chaosrunner.load.observe import MasterObserver
+            from chaosrunner.traffic.observe import MasterObserver
 
             self._observer = MasterObserver(self.spec.master, self.timeline, self._died, run_dir=self.run_dir)
             self._observer.start()

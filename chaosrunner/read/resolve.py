@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from chaosrunner.errors import ConfigError
-from chaosrunner.loader import Marks, _suggest
+from chaosrunner.errors import suggest
+from chaosrunner.read.parse import Marks
 from chaosrunner.model.targets import Inventory
 
 _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -123,7 +124,7 @@ class Resolver:
         target = next((n for n in names if ref == n or ref.startswith(n + ".")), None)
         if target is None:
             head = ref.split(".")[0]
-            near = _suggest(head, list(self.inventory.targets))
+            near = suggest(head, list(self.inventory.targets))
             raise ConfigError(f"${{{ref}}}: no target {head!r} in the inventory", where,
                               f"did you mean {near!r}?" if near else
                               "targets: " + ", ".join(self.inventory.targets))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chaosrunner.errors import LoadError
-from chaosrunner.load import LoadRunner
+from chaosrunner.traffic import LoadRunner
 from chaosrunner.demo.inventory import free_ports
 from chaosrunner.timeline import EventKind, Timeline
 
@@ -63,7 +63,7 @@ def test_no_locust_at_the_master_address(tmp_path: Path) -> None:
 def test_a_real_master_gives_no_p99_so_the_p99_slo_is_unknown_and_its_csvs_are_kept(tmp_path: Path,
                                                                                      delay_server) -> None:
     from chaosrunner.analyse.verdict import Status
-    from chaosrunner.load.slo import slo_verdicts
+    from chaosrunner.analyse.slo import slo_verdicts
 
     (tmp_path / "api.py").write_text(
         "from locust import FastHttpUser, constant_throughput, task\n\n"

@@ -12,7 +12,7 @@ import pytest
 
 from support import wait_until
 
-from chaosrunner.load import LoadRunner
+from chaosrunner.traffic import LoadRunner
 from chaosrunner.timeline import EventKind, Timeline
 
 pytestmark = pytest.mark.slow

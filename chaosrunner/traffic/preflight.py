@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chaosrunner.load.spec import LoadInputError
+from chaosrunner.model.traffic import LoadInputError
 
 INSPECTOR = Path(__file__).with_name("locust_inspect.py")
 LOCUSTFILE = ("locustfile",)

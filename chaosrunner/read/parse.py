@@ -9,7 +9,6 @@ types for an unknown ``type``, the expected form for a bad duration.
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 import typing
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from chaosrunner.errors import ConfigError, ConfigErrors, Location
+from chaosrunner.errors import suggest, ConfigError, ConfigErrors, Location
 from chaosrunner.model.base import FieldError
 
 Path_ = tuple[Any, ...]
@@ -230,9 +229,6 @@ def _known_keys(cls: type[BaseModel] | None) -> list[str]:
     return [f.alias or n for n, f in cls.model_fields.items()]
 
 
-def _suggest(word: str, options: list[str]) -> str | None:
-    match = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
-    return match[0] if match else None
 
 
 def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]) -> ConfigError:
@@ -247,7 +243,7 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
     if kind == "extra_forbidden":
         key = loc[-1]
         known = _known_keys(_model_at(root, loc))
-        near = _suggest(str(key), known)
+        near = suggest(str(key), known)
         msg = f"unknown key {key!r}"
         hint = (f"did you mean {near!r}?" if near else
                 ("allowed here: " + ", ".join(known)) if known else "remove it")
@@ -261,7 +257,7 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
         ctx = err.get("ctx", {})
         tags = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
         tag = ctx.get("tag")
-        near = _suggest(str(tag), tags)
+        near = suggest(str(tag), tags)
         what = "fault" if "action" in loc else "probe" if "probe" in loc else "item"
         msg = f"unknown {what} type {tag!r}"
         hint = (f"did you mean {near!r}? " if near else "") + "known types: " + ", ".join(tags)
@@ -272,7 +268,7 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
         got = err.get("input")
         expected = str(err.get("ctx", {}).get("expected", ""))
         options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
-        near = _suggest(str(got), options)
+        near = suggest(str(got), options)
         msg = f"{got!r} is not allowed here; expected {expected}"
         hint = f"did you mean {near!r}?" if near else None
     elif kind.endswith("_type") or kind.endswith("_parsing"):

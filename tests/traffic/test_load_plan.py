@@ -7,7 +7,7 @@ import pytest
 
 from chaosrunner import api
 from chaosrunner.errors import PlanError
-from chaosrunner.plan import DEFAULT_PROMQL
+from chaosrunner.planning import DEFAULT_PROMQL
 
 from support import write
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chaosrunner.documents import LoadedExperiment
+from chaosrunner.read.documents import LoadedExperiment
 from chaosrunner.drivers import PlannedFault, registry
 from chaosrunner.errors import PlanError
-from chaosrunner.loader import _suggest
+from chaosrunner.errors import suggest
 from chaosrunner.model.targets import Inventory, outside_loopback
 
 
@@ -119,7 +119,7 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
                 raise PlanError(f"the action names target {spec.target!r} but the experiment has no targets inventory",
                                 where, "add `targets: ../targets/<inventory>.yaml` or pass --targets")
             if spec.target is None or spec.target not in inv.targets:
-                near = _suggest(str(spec.target), list(inv.targets))
+                near = suggest(str(spec.target), list(inv.targets))
                 raise PlanError(f"unknown target {spec.target!r}", where,
                                 f"did you mean {near!r}?" if near else
                                 f"targets in {exp.inventory.file}: {', '.join(inv.targets)}")  # type: ignore[union-attr]

@@ -17,10 +17,10 @@ from typing import Any
 
 from chaosrunner.drivers import Driver, Handle, PlannedFault, registry
 from chaosrunner.errors import DriverError, RevertFailed, RunAborted
-from chaosrunner.ledger import Ledger
-from chaosrunner.plan import Plan, PlannedStep
+from chaosrunner.execute.ledger import Ledger
+from chaosrunner.planning import Plan, PlannedStep
 from chaosrunner.probes.base import Probe
-from chaosrunner.sampling import Sampler, take_sample
+from chaosrunner.execute.sampling import Sampler, take_sample
 from chaosrunner.timeline import EventKind as K
 from chaosrunner.timeline import Timeline
 

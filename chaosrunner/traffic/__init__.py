@@ -9,7 +9,7 @@ Locust, never by chaosrunner).
 """
 from __future__ import annotations
 
-from chaosrunner.load.runner import LoadRunner
-from chaosrunner.load.spec import HttpProfile, LoadSpec, ShapeStage, parse_load_spec
+from chaosrunner.traffic.runner import LoadRunner
+from chaosrunner.model.traffic import HttpProfile, LoadSpec, ShapeStage, parse_load_spec
 
 __all__ = ["HttpProfile", "LoadRunner", "LoadSpec", "ShapeStage", "parse_load_spec"]

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrunner.ctk_import import convert, is_ctk_experiment
+from chaosrunner.read.ctk import convert, is_ctk_experiment
 from chaosrunner.errors import ConfigError, Location
-from chaosrunner.loader import Marks, read_yaml, validate
+from chaosrunner.read.parse import Marks, read_yaml, validate
 from chaosrunner.model.experiment import Experiment, ExperimentFile
 from chaosrunner.model.targets import Inventory
-from chaosrunner.resolve import Resolver, Secrets
+from chaosrunner.read.resolve import Resolver, Secrets
 
 
 @dataclass

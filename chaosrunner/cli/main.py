@@ -9,6 +9,7 @@ from ``recover`` (faults may be left: a human must look).
 from __future__ import annotations
 
 import json
+import sys
 import os
 import traceback
 from collections.abc import Callable
@@ -117,6 +118,11 @@ def plan(file: Path = typer.Argument(..., help="experiment file"),
     _guard(go, internal=2)
 
 
+def _ask(question: str) -> str:
+    """A question to the person at the terminal (stderr, so --json output stays clean)."""
+    return str(typer.prompt(question, err=True, default="", show_default=False))
+
+
 @app.command()
 def run(file: Path = typer.Argument(..., help="experiment file"),
         targets: Path | None = TargetsOpt, var: list[str] | None = VarOpt,
@@ -125,18 +131,21 @@ def run(file: Path = typer.Argument(..., help="experiment file"),
         confirm: str | None = typer.Option(None, help="name of the environment, required for production"),
         junit: Path | None = typer.Option(None, "--junit", help="also copy junit.xml here (CI)"),
         as_json: bool = typer.Option(False, "--json", help="print results as JSON on stdout"),
-        non_interactive: bool = typer.Option(False, "--non-interactive", help="never prompt (scheduled runs, CI)"),
+        non_interactive: bool = typer.Option(False, "--non-interactive",
+                                             help="never prompt (scheduled runs, CI): a production inventory then "
+                                                  "needs --confirm"),
         recovery_timeout: float | None = typer.Option(
             None, help="seconds to wait for the steady state after the faults")) -> None:
     """Run experiments: inject the faults, sample the probes, revert, judge, report."""
-    from chaosrunner.console import LiveView, print_result
+    from chaosrunner.cli.console import LiveView, print_result
 
     def go() -> int:
         plans = api.plan(file, targets, _parse_vars(var), only)
         results = []
         for p in plans:
             view = LiveView(err)
-            options = api.RunOptions(report_dir=report_dir, confirm=confirm, non_interactive=non_interactive,
+            ask = None if non_interactive or not sys.stdin.isatty() else _ask
+            options = api.RunOptions(report_dir=report_dir, confirm=confirm, ask=ask,
                                      recovery_timeout=recovery_timeout, on_record=None if as_json else view)
             with view:
                 result = api.run_plan(p, options)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from chaosrunner.errors import LoadError
-from chaosrunner.load import LoadSpec, parse_load_spec
+from chaosrunner.traffic import LoadSpec, parse_load_spec
 
 
 def test_locustfile_spec_resolves_relative_to_the_experiment(tmp_path: Path) -> None:

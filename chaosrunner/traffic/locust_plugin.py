@@ -16,7 +16,7 @@ A failed request also counts its error (``"GET http://host/path: ConnectionRefus
 ``_MAX_ERRORS`` distinct ones per process); the counts since the last record travel with it,
 so the runner can say why requests fail (a host that refuses connections, before any fault).
 
-Environment read here (set by ``chaosrunner.load.runner``):
+Environment read here (set by ``chaosrunner.traffic.runner``):
 - ``CHAOSRUNNER_LOAD_STATS``: ``host:port`` to send stats to;
 - ``CHAOSRUNNER_LOAD_RATE_PER_USER``: when set, every user class gets
   ``wait_time = constant_throughput(value)`` (the load's fixed ``rate``);

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from chaosrunner.errors import LoadError
-from chaosrunner.load import LoadRunner
-from chaosrunner.load.spec import LoadInputError
+from chaosrunner.traffic import LoadRunner
+from chaosrunner.model.traffic import LoadInputError
 from chaosrunner.timeline import Timeline
 
 from support import free_port

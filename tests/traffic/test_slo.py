@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from chaosrunner.analyse.verdict import Status
-from chaosrunner.load.slo import (
+from chaosrunner.analyse.slo import (
     SEED_THRESHOLDS,
     SloThresholds,
     combine_percentile,

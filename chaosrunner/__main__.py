@@ -1,0 +1,3 @@
+from chaosrunner.cli.main import main
+
+main()
