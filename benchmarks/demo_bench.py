@@ -6,14 +6,20 @@ Prints:
 2. keep-alive throughput and latency with wrk at a fixed connection count (closed loop), against
    the front door: ``GET /configs/{key}`` (router → proxy → API → proxy → proxy → store primary),
    ``PUT /configs/{key}`` (the same path, plus a SQLite commit), ``GET /fleet/status`` (external
-   service) — req/s and p50 / p99; target ≥ 500 req/s with p99 < 50 ms.
+   service) — req/s and p50 / p99; target ≥ 500 req/s with p99 < 50 ms;
+3. controlled switchovers under steady traffic (``chaosrunner.demo.drill``): ``--switchovers``
+   ``POST /switchover`` calls, store-b and back to store-a in turn, while writers and readers go
+   through the router: the longest pause of a request during a switchover (target < 2 s, the API
+   nodes' hold bound), the failed requests and the acknowledged writes missing afterwards (target 0).
 
-Usage: ``.venv/bin/python benchmarks/demo_bench.py [--duration 8] [--connections 8] [--starts 3]``.
+Usage: ``.venv/bin/python benchmarks/demo_bench.py [--duration 8] [--connections 8] [--starts 3]
+[--switchovers 6]``.
 Needs /usr/bin/wrk. Loopback only; free ports; the demo runs in a temporary directory.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import shutil
 import statistics
@@ -26,6 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chaosrunner.demo import start_demo, stop_demo  # noqa: E402
+from chaosrunner.demo.api import SWITCHOVER_HOLD  # noqa: E402
+from chaosrunner.demo.drill import switchover_drill  # noqa: E402
 
 PUT_LUA = """
 counter = 0
@@ -59,6 +67,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=8)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--starts", type=int, default=3)
+    ap.add_argument("--switchovers", type=int, default=6, help="controlled switchovers under traffic (0: none)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (/usr/bin/wrk)")
@@ -86,6 +95,18 @@ def main() -> None:
                 verdict = "ok" if r["rps"] >= 500 and r["p99"] < 50 else "BELOW TARGET"
                 print(f"  {name:20s} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
                       f"non-2xx {r['non2xx']:.0f}  [{verdict}: >= 500 req/s, p99 < 50 ms]")
+            if args.switchovers:
+                drill = asyncio.run(switchover_drill(base, demo.url("supervisor"), switchovers=args.switchovers))
+                took = [s.took for s in drill.switchovers]
+                ok = not drill.failed and not drill.missing and drill.longest_pause < SWITCHOVER_HOLD \
+                    and all(s.status == 200 for s in drill.switchovers)
+                print(f"switchovers under traffic (4 writers, 2 readers through the router, "
+                      f"{args.switchovers} x POST /switchover, store-b and back):")
+                print(f"  switchover answered in {min(took) * 1000:.0f}-{max(took) * 1000:.0f} ms; "
+                      f"{len(drill.during_switchovers())} of {len(drill.requests)} requests overlapped one; "
+                      f"longest pause {drill.longest_pause * 1000:.0f} ms; failed requests {len(drill.failed)}; "
+                      f"acknowledged writes missing {len(drill.missing)}  "
+                      f"[{'ok' if ok else 'BELOW TARGET'}: pause < {SWITCHOVER_HOLD:g} s, 0 failed, 0 missing]")
         finally:
             stop_demo(demo.dir)
 

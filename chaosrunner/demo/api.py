@@ -17,7 +17,12 @@ Routes (priority for load shedding in brackets; an ``X-Priority`` header overrid
 
 Every call to the store or the external service goes through a circuit breaker with a timeout;
 a call that met a connection closed by a proxy restart (a failover re-points the store proxy) is
-retried once. See ``resilience`` for the breaker, the shedder and the memory watch.
+retried once. A controlled switchover of the store is a pause, not an outage: a store call refused
+by the demoted primary (503, ``"switchover": true``), or meeting a reset connection or a "not
+primary" while one is under way, is held and retried every 50 ms until the new primary takes it,
+for at most ``SWITCHOVER_HOLD`` (2 s), and is no breaker failure unless the switchover outlasts
+that; ``/health`` stays 200 meanwhile. See ``resilience`` for the breaker, the shedder, the memory
+watch and the switchover watch.
 """
 from __future__ import annotations
 
@@ -34,7 +39,12 @@ from aiohttp import web
 
 from chaosrunner.demo.common import Metrics, metrics_response, reply, serve, timed_middleware
 from chaosrunner.demo.resilience import (CircuitBreaker, CircuitOpen, LoadShedder, MemoryHold,
-                                         MemoryWatch)
+                                         MemoryWatch, SwitchoverWatch)
+
+SWITCHOVER_HOLD = 2.0
+"""Seconds a store call may be held through a store switchover (the supervisor gives up on one
+after 1.5 s of paused writes, ``supervisor.DRAIN_FOR``); below the router's 3 s per request."""
+HOLD_RETRY = 0.05
 
 ROUTE_PRIORITY = {"/configs/{key}": {"GET": "medium", "PUT": "high", "DELETE": "high"},
                   "/fleet/status": {"GET": "low"}, "/health": {"GET": "critical"},
@@ -58,6 +68,7 @@ class ApiNode:
         self.memory = MemoryWatch(args.memory_budget_mb * 1024 * 1024)
         self.shedder = LoadShedder(args.capacity, self.memory)
         self.hold = MemoryHold()
+        self.switchover = SwitchoverWatch(SWITCHOVER_HOLD)
         self.fleet_cache: Any = None
         self._store_ok: tuple[float, bool, str] = (0.0, False, "not checked yet")
         self._store_check: asyncio.Future[None] | None = None
@@ -78,6 +89,9 @@ class ApiNode:
         m.describe("api_shed_total", "counter", "requests shed (503) by priority")
         m.describe("api_in_flight", "gauge", "requests being served")
         m.describe("api_memory_pressure", "gauge", "memory pressure 0..1 (sheds low priority from 0.6)")
+        m.describe("api_store_switchover_held_total", "counter", "store calls held through a store switchover")
+        m.describe("api_store_switchover_expired_total", "counter",
+                   "held store calls that the switchover outlasted (they failed)")
         for dep, b in self.breakers.items():
             m.gauge("api_circuit_state", b.state_value, dependency=dep)
             m.gauge("api_circuit_opened_total", partial(getattr, b, "opened_total"), dependency=dep)
@@ -88,6 +102,8 @@ class ApiNode:
         m.gauge("api_memory_pressure", self.memory.pressure)
         m.gauge("api_memory_rss_bytes", lambda: self.memory.rss)
         m.gauge("api_memory_held_bytes", lambda: self.hold.held_mb() * 1024 * 1024)
+        m.gauge("api_store_switchover_held_total", lambda: self.switchover.held_total)
+        m.gauge("api_store_switchover_expired_total", lambda: self.switchover.expired_total)
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=30))
@@ -111,21 +127,65 @@ class ApiNode:
         async with self.http.request(method, url, data=data, timeout=timeout) as resp:
             return resp.status, await resp.read()
 
+    async def _send_twice(self, method: str, url: str, data: bytes | None,
+                          timeout: aiohttp.ClientTimeout) -> tuple[int, bytes]:
+        """``_send``, once more when the connection was closed under it (a proxy restart)."""
+        try:
+            return await self._send(method, url, data, timeout)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            return await self._send(method, url, data, timeout)
+
+    def _switching_over(self, status: int | None, body: bytes) -> bool:
+        """Is this failed store call (``status`` None: no connection) a switchover going on?"""
+        if status is None:
+            return self.switchover.recent()
+        if status != 503:
+            return False
+        try:
+            info = json.loads(body)
+        except ValueError:
+            return False
+        if not isinstance(info, dict):
+            return False
+        if info.get("switchover"):
+            self.switchover.seen()
+            return True
+        return info.get("error") == "not primary" and self.switchover.recent()
+
     async def call(self, dependency: str, method: str, url: str, timeout: aiohttp.ClientTimeout,
                    data: bytes | None = None, ok_statuses: tuple[int, ...] = (200, 201, 204, 404)) -> tuple[int, bytes]:
-        """One call through the dependency's breaker; DependencyError on failure (CircuitOpen when refused)."""
+        """One call through the dependency's breaker; DependencyError on failure (CircuitOpen when refused).
+
+        A store call that meets a switchover is held: retried every ``HOLD_RETRY`` s until it
+        succeeds, for at most ``SWITCHOVER_HOLD`` s; only a switchover outlasting that fails it."""
         breaker = self.breakers[dependency]
         breaker.before()
+        held_until: float | None = None
+        attempt_timeout = timeout
         try:
-            for attempt in (1, 2):
+            while True:
                 try:
-                    status, body = await self._send(method, url, data, timeout)
-                    break
+                    status, body = await self._send_twice(method, url, data, attempt_timeout)
                 except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                    if attempt == 2:
-                        raise DependencyError(dependency, f"connection failed: {exc}") from exc
-            if status not in ok_statuses:
-                raise DependencyError(dependency, f"HTTP {status}: {body[:200].decode(errors='replace')}")
+                    status, body, failure = None, b"", f"connection failed: {exc}"
+                else:
+                    if status in ok_statuses:
+                        if dependency == "store" and method != "GET":
+                            self.switchover.ended()          # a primary took the write
+                        break
+                    failure = f"HTTP {status}: {body[:200].decode(errors='replace')}"
+                if dependency != "store" or not self._switching_over(status, body):
+                    raise DependencyError(dependency, failure)
+                now = time.monotonic()
+                if held_until is None:
+                    held_until = now + SWITCHOVER_HOLD
+                    self.switchover.held_total += 1
+                if now + HOLD_RETRY >= held_until:
+                    self.switchover.expired_total += 1
+                    raise DependencyError(dependency, f"still switching over after {SWITCHOVER_HOLD:g}s: {failure}")
+                await asyncio.sleep(HOLD_RETRY)
+                left = held_until - time.monotonic()
+                attempt_timeout = aiohttp.ClientTimeout(total=max(HOLD_RETRY, min(timeout.total or left, left)))
         except TimeoutError as exc:
             breaker.failure()
             self.metrics.inc("api_dependency_errors_total", dependency=dependency, kind="timeout")
@@ -156,8 +216,16 @@ class ApiNode:
             status = json.loads(raw) if code == 200 else {}
             ok = status.get("role") == "primary" and bool(status.get("writable"))
             why = f"store node {status.get('node')} is {status.get('role')}" + ("" if ok else " (not writable)")
+            if ok:
+                self.switchover.ended()
+            elif status.get("draining"):
+                self.switchover.seen()
+                if self.switchover.lasting() < SWITCHOVER_HOLD:   # requests are held meanwhile: serving
+                    ok, why = True, f"store node {status.get('node')} is handing over to a new primary (writes held)"
         except Exception as exc:  # noqa: BLE001 - any failure means "store unreachable"
             ok, why = False, f"store unreachable: {type(exc).__name__} {exc}".strip()
+            if self.switchover.recent() and self.switchover.lasting() < SWITCHOVER_HOLD:
+                ok, why = True, f"store switching over ({why})"
         self._store_ok = (time.monotonic(), ok, why)
 
 

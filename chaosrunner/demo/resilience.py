@@ -11,6 +11,8 @@
   budget. Pressure is 0 below 50 % use and 1 at 90 %; a memory-pressure fault therefore makes
   the node shed low- and then medium-priority work (visible as 503s and in ``/metrics``) instead
   of slowing everything down until the kernel's OOM killer picks a victim.
+- ``SwitchoverWatch``: what the node knows of a controlled switchover of its store, so that the
+  calls meeting it are held (a pause) instead of failing and opening the store breaker.
 """
 from __future__ import annotations
 
@@ -82,6 +84,40 @@ class CircuitBreaker:
     def state_value(self) -> float:
         """0 closed, 1 open, 0.5 half-open (the /metrics gauge)."""
         return {CircuitState.CLOSED: 0.0, CircuitState.OPEN: 1.0, CircuitState.HALF_OPEN: 0.5}[self.state]
+
+
+class SwitchoverWatch:
+    """A controlled switchover of the store, as an API node sees it.
+
+    ``seen()`` when the store says one is under way (the demoted primary refusing a write with
+    ``"switchover": true``, or its ``/role`` showing ``draining``); ``ended()`` when a writable
+    primary answers again (a write went through, ``/role`` says so). ``recent()``: the last signal
+    came within ``hold`` s, so a refused or reset connection (the store proxy being re-pointed) or
+    a "not primary" answer is the switchover going on, not a store failure. ``lasting()``: how long
+    the current one has been going on (0 when none is).
+    """
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.since: float | None = None
+        self.last = 0.0
+        self.held_total = 0            # store calls held through a switchover
+        self.expired_total = 0         # ... that it outlasted (they failed)
+
+    def seen(self) -> None:
+        now = time.monotonic()
+        if self.since is None or now - self.last > self.hold:
+            self.since = now
+        self.last = now
+
+    def ended(self) -> None:
+        self.since = None
+
+    def recent(self) -> bool:
+        return self.since is not None and time.monotonic() - self.last < self.hold
+
+    def lasting(self) -> float:
+        return time.monotonic() - self.since if self.since is not None and self.recent() else 0.0
 
 
 PRIORITY_LIMITS = {"critical": float("inf"), "high": 0.95, "medium": 0.80, "low": 0.60}

@@ -32,8 +32,13 @@ follow the new primary (``POST /follow``, which re-syncs from a snapshot and so 
 the new primary never received, as ``pg_rewind`` would). A primary asked for its log by a node of a
 newer term steps down. ``GET /role`` tells the truth, split brain included.
 
+Switchover: ``POST /demote`` stops writes (the node *drains*: its standby may still pull the rest of
+its log); a write then gets 503 with ``"switchover": true`` (``Retry-After: 1``), which the API
+nodes hold and retry on the new primary rather than count as a store failure. ``/role`` shows
+``draining``.
+
 HTTP: ``PUT/GET/DELETE /kv/{key}``, ``GET /health``, ``GET /role``, ``GET /metrics``,
-``POST /promote {"term"}``, ``POST /follow {"primary_url", "term"}``, ``POST /demote``,
+``POST /promote {"term"}``, ``POST /follow {"primary_url", "term"[, "replayed"]}``, ``POST /demote``,
 internal ``GET /wal?after=&term=&wait=`` and ``GET /snapshot``.
 """
 from __future__ import annotations
@@ -128,7 +133,7 @@ class StoreNode:
         attached = self.polling > 0 or time.monotonic() - self.last_poll < ATTACHED_FOR
         return {"node": self.name, "role": self.role, "writable": self.writable, "term": self.term,
                 "seq": self.seq, "following": self.upstream if self.role == "standby" else None,
-                "mode": "sync" if self.sync else "async",
+                "mode": "sync" if self.sync else "async", "draining": self.draining,
                 "standby_attached": attached if self.role == "primary" else None,
                 "standby_confirmed": self.confirmed if self.role == "primary" else None}
 
@@ -148,6 +153,9 @@ class StoreNode:
 
     async def write(self, op: str, key: str, value: str | None) -> web.Response:
         self.check_lease()
+        if self.draining:              # demoted for a switchover: the client may retry on the new primary
+            return reply({"error": "switchover in progress: writes paused", "switchover": True,
+                          "node": self.name, "role": self.role}, 503, {"Retry-After": "1"})
         if self.role != "primary" or not self.writable:
             why = "fenced: waiting for the supervisor" if self.role == "primary" else "not primary"
             return reply({"error": why, "node": self.name, "role": self.role}, 503)
@@ -274,7 +282,12 @@ class StoreNode:
         self.start_following()
         return reply(self.status())
 
-    def follow(self, primary_url: str, term: int) -> web.Response:
+    def follow(self, primary_url: str, term: int, replayed: int | None = None) -> web.Response:
+        """Follow ``primary_url``. ``replayed``: the end of a switchover, the new primary having
+        replayed this node's log up to there (a sync-mode write waiting for it is safe: answered)."""
+        if self.draining and replayed is not None and replayed > self.confirmed:
+            self.confirmed = min(replayed, self.seq)
+            self._notify("_confirmed")
         self.draining = False
         if term < self.term:
             return reply({"error": f"term {term} is older than mine ({self.term})"}, 409)
@@ -333,7 +346,9 @@ def build_app(node: StoreNode) -> web.Application:
         body = await _json(request)
         if not body.get("primary_url"):
             return reply({"error": "primary_url is required"}, 400)
-        return node.follow(body["primary_url"], int(body.get("term", node.term)))
+        replayed = body.get("replayed")
+        return node.follow(body["primary_url"], int(body.get("term", node.term)),
+                           int(replayed) if replayed is not None else None)
 
     async def demote(request: web.Request) -> web.Response:
         return node.demote()

@@ -43,6 +43,9 @@ from chaosrunner.demo.common import reply, serve
 from chaosrunner.demo.supervising import SupervisorCore, switchover_handler
 
 CAUGHT_UP_FOR = 3.0
+#: how long a switchover may keep writes paused while the candidate replays the rest of the log;
+#: below the API nodes' hold (api.SWITCHOVER_HOLD, 2 s), so an abandoned switchover is still a pause
+DRAIN_FOR = 1.5
 
 
 class Supervisor(SupervisorCore[str]):
@@ -185,11 +188,12 @@ class Supervisor(SupervisorCore[str]):
 
     async def _switchover(self, candidate: str, what: str) -> tuple[bool, str]:
         """Controlled switchover: writes pause on the primary, the candidate replays all of it, then
-        takes over. Nothing acknowledged is lost: a candidate that does not catch up within 3 s is
-        abandoned and the old primary confirmed again."""
+        takes over. Nothing acknowledged is lost: a candidate that does not catch up within
+        ``DRAIN_FOR`` is abandoned and the old primary confirmed again. The API nodes hold the writes
+        the demoted primary refuses meanwhile and retry them on whichever primary comes out of it."""
         old = self.primary
         await self._post(f"{self.nodes[old]}/demote")          # stop writes on the current primary
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + DRAIN_FOR
         caught_up = False
         while time.monotonic() < deadline and not caught_up:
             await asyncio.gather(self._read(old), self._read(candidate))
@@ -197,7 +201,7 @@ class Supervisor(SupervisorCore[str]):
             if not caught_up:
                 await asyncio.sleep(0.05)
         status, body = (await self._post(f"{self.nodes[candidate]}/promote", {"term": self.term + 1})
-                        if caught_up else (0, "it did not replay the primary's whole log within 3s"))
+                        if caught_up else (0, f"it did not replay the primary's whole log within {DRAIN_FOR:g}s"))
         if status != 200:
             self._event(f"{what}-failed", node=candidate, status=status, body=body)
             await self._post(f"{self.nodes[old]}/promote", {"term": self.term})
@@ -208,7 +212,10 @@ class Supervisor(SupervisorCore[str]):
         self._event(what, old=old, new=candidate, term=self.term)
         self.repoint_pending = True
         await self._repoint()
-        await self._post(f"{self.nodes[old]}/follow", {"primary_url": self.nodes[self.primary], "term": self.term})
+        # the candidate has replayed the old primary's whole log: what the old one still waits to
+        # have confirmed (sync mode) is on the new primary
+        await self._post(f"{self.nodes[old]}/follow", {"primary_url": self.nodes[self.primary], "term": self.term,
+                                                       "replayed": self.info[candidate].get("seq")})
         return True, f"{candidate} is the primary (term {self.term})"
 
     def role(self) -> dict[str, Any]:
