@@ -33,3 +33,11 @@ def pytest_sessionfinish(session, exitstatus):
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; in CI nothing may be skipped "
                             "(a dependency is missing: see scripts/setup)", red=True)
         session.exitstatus = 1
+
+
+def pytest_configure(config):
+    """Every run.json this session writes must be a valid run record: checked when it ends (run_records.py)."""
+    import run_records
+
+    if not config.pluginmanager.is_registered(run_records):
+        config.pluginmanager.register(run_records, "chaosrunner-run-records")

@@ -12,14 +12,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from chaosrunner.analyse.status import RunStatus
 from chaosrunner.analyse.verdict import Status, unmeasured_objectives
 from chaosrunner.timeline import Event, EventKind, Sample
 
 MARK = {Status.PASSED: "[green]✓ passed[/]", Status.FAILED: "[red]✗ failed[/]",
         Status.UNKNOWN: "[yellow]? unknown[/]", Status.SKIPPED: "[dim]- skipped[/]"}
-STATUS_TEXT = {"held": "[bold green]HELD[/]", "failed": "[bold red]FAILED[/]", "aborted": "[bold yellow]ABORTED[/]",
-               "inconclusive": "[bold yellow]INCONCLUSIVE — an objective could not be measured[/]",
-               "revert_failed": "[bold red]REVERT FAILED — a fault is still active, run `chaosrunner recover`[/]"}
+STATUS_TEXT = {RunStatus.HELD: "[bold green]HELD[/]", RunStatus.FAILED: "[bold red]FAILED[/]",
+               RunStatus.ABORTED: "[bold yellow]ABORTED[/]",
+               RunStatus.INCONCLUSIVE: "[bold yellow]INCONCLUSIVE — an objective could not be measured[/]",
+               RunStatus.REVERT_FAILED:
+                   "[bold red]REVERT FAILED — a fault is still active, run `chaosrunner recover`[/]"}
 
 
 class LiveView:
@@ -116,7 +119,7 @@ def verdict_table(result: Any) -> Table:
 def print_result(console: Console, result: Any) -> None:
     console.print(verdict_table(result))
     reason = f" ({result.abort_reason})" if result.abort_reason else ""
-    console.print(f"result: {STATUS_TEXT[result.status]}{reason}")
+    console.print(f"result: {STATUS_TEXT[RunStatus(result.status)]}{reason}")
     failed = [v for v in result.verdicts if v.status is Status.FAILED and v.detail]
     for v in failed:
         console.print(f"  {v.name}: {v.detail}", markup=False)

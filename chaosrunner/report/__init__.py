@@ -1,9 +1,11 @@
 """Reports of runs: a self-contained report.html, junit.xml and summary.md per run, and an index.
 
+Every renderer takes the typed run record (``chaosrunner.results.RunRecord``), never a dict:
+
     from chaosrunner.report import render_run, write_run_outputs, render_index
 
-    write_run_outputs(run_document, run_dir)   # at the end of a run, from the in-memory run.json
-    render_run(run_dir)                        # rebuild from run_dir/run.json
+    write_run_outputs(record, run_dir)         # at the end of a run, from the in-memory record
+    render_run(run_dir)                        # rebuild from run_dir/run.json (v1 files are migrated)
     render_index(reports_dir)                  # reports_dir/index.html with trends per experiment
 """
 from __future__ import annotations

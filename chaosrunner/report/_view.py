@@ -1,33 +1,34 @@
-"""Read a run.json document into what the report, the summary and JUnit show (pure; no I/O).
+"""Read a run record into what the report, the summary and JUnit show (pure; no I/O).
 
-Every optional part of the document may be missing or null (a run without load, without a
-writer, aborted before any fault, written by an older version): each reader here returns an
-empty value then, never raises.
+Every optional part of a record may be missing (a run without load, without a writer, aborted
+before any fault, or migrated from an older run.json): each reader here returns an empty value
+then, never raises. The game-day part is in ``_gameday``.
 """
 from __future__ import annotations
 
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
 from datetime import datetime, UTC
 from typing import Any
 
+from chaosrunner.analyse.status import RunStatus
 from chaosrunner.analyse.verdict import Status, Verdict
+from chaosrunner.results import RunRecord
+from chaosrunner.results.record import SloWindow, WindowMeasurement
 from chaosrunner.timeline import EventKind, Timeline, fault_windows
 from chaosrunner.units import format_duration
 
 STATUS_TEXT = {
-    "held": ("✓", "held"),
-    "failed": ("✗", "failed"),
-    "aborted": ("!", "aborted"),
-    "inconclusive": ("?", "inconclusive"),
-    "revert_failed": ("✗", "fault not reverted"),
+    RunStatus.HELD: ("✓", "held"),
+    RunStatus.FAILED: ("✗", "failed"),
+    RunStatus.ABORTED: ("!", "aborted"),
+    RunStatus.INCONCLUSIVE: ("?", "inconclusive"),
+    RunStatus.REVERT_FAILED: ("✗", "fault not reverted"),
 }
-VERDICT_MARK = {"passed": "✓", "failed": "✗", "unknown": "?", "skipped": "–"}
+VERDICT_MARK = {Status.PASSED: "✓", Status.FAILED: "✗", Status.UNKNOWN: "?", Status.SKIPPED: "–"}
 MAX_EVENT_ROWS = 2000
-_WINDOW_ALIASES = (("index", "window"), ("start", "t0"), ("end", "reverted_at"), ("detection", "detection_time"),
-                   ("recovery", "recovery_time"), ("failover", "failover_time"))
 MAX_TEXT = 400
 
 
@@ -53,83 +54,48 @@ def wall_text(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
-def when_text(iso: str | None) -> str:
-    """``2026-11-26T20:15:00.123Z`` → ``2026-11-26 20:15:00 UTC``."""
-    if not iso:
+def when_text(when: datetime | str | None) -> str:
+    """``2026-11-26T20:15:00.123Z`` (or that instant) → ``2026-11-26 20:15:00 UTC``."""
+    if not when:
         return "—"
+    if isinstance(when, datetime):
+        return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     try:
-        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        return datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except ValueError:
-        return iso
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return when
 
 
 def duration_text(seconds: float | None) -> str:
     return format_duration(seconds) if seconds is not None else "—"
 
 
-def verdicts_of(run: dict[str, Any]) -> list[Verdict]:
-    names = {f.name for f in fields(Verdict)}
-    out = []
-    for d in run.get("verdicts") or []:
-        d = {k: v for k, v in d.items() if k in names}
-        try:
-            out.append(Verdict.from_dict(d))
-        except (TypeError, ValueError):
-            out.append(Verdict(str(d.get("name", "?")), Status.UNKNOWN, str(d.get("expected", "")),
-                               str(d.get("measured", "")), "unreadable verdict in run.json"))
-    return out
-
-
-def timeline_of(run: dict[str, Any]) -> Timeline:
-    return Timeline.from_dict(run.get("timeline") or {})
-
-
-def run_span(tl: Timeline, run: dict[str, Any]) -> float:
+def run_span(tl: Timeline, record: RunRecord) -> float:
     """The run's length on its own clock: the latest thing recorded (never zero)."""
     ends = [e.t for e in tl.events[-5:]] + [s.end for s in tl.samples[-50:]]
     ends += [s.t for s in tl.load_stats[-50:]] + [w.ack or w.sent for w in tl.writes[-50:]]
-    ends.append(float(run.get("duration_s") or 0.0))
+    ends.append(float(record.duration_s or 0.0))
     return max(ends + [1.0])
 
 
-def windows_of(run: dict[str, Any], tl: Timeline) -> list[dict[str, Any]]:
-    """Fault windows with their measurements (from ``measurements.windows``, else from the events)."""
-    measured = ((run.get("measurements") or {}).get("windows")) or []
-    from_events = fault_windows(tl.events)
-    if measured:
-        out = []
-        for i, w in enumerate(measured):
-            w = dict(w)
-            for key, alias in _WINDOW_ALIASES:  # analyse.recovery's own names for the same figures
-                if w.get(key) is None and w.get(alias) is not None:
-                    w[key] = w[alias]
-            w.setdefault("index", i)
-            if not w.get("targets"):
-                same = [fw for fw in from_events if w.get("start") is not None and abs(fw.start - w["start"]) < 1e-6]
-                w["targets"] = list(same[0].targets) if same else []
-            if w.get("recovery") is None and "recovered" not in w and w.get("detection") is not None:
-                w["recovered"] = False
-            out.append(w)
-        return out
-    return [{"index": w.index, "start": w.start, "end": w.end, "targets": list(w.targets),
-             "fault_ids": list(w.fault_ids)} for w in from_events]
+def windows_of(record: RunRecord, tl: Timeline) -> list[WindowMeasurement]:
+    """Fault windows with their measurements (``measurements.windows``, else the bare windows of the events)."""
+    if record.measurements.windows:
+        return list(record.measurements.windows)
+    return [WindowMeasurement(window=w.index, t0=w.start, reverted_at=w.end, targets=list(w.targets))
+            for w in fault_windows(tl.events)]
 
 
-def instants_of(windows: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
+def instants_of(windows: Sequence[WindowMeasurement]) -> list[tuple[str, float, int]]:
     """(kind, run-clock time, window index) of every detection, recovery and failover."""
     out = []
     for w in windows:
-        start = w.get("start")
-        if start is None:
-            continue
-        for kind in ("detection", "recovery", "failover"):
-            v = w.get(kind)
-            if v is None or (kind == "recovery" and w.get("recovered") is False) or not math.isfinite(float(v)):
+        for kind, value in (("detection", w.detection_time), ("recovery", w.recovery_time), ("failover", w.failover)):
+            if value is None or (kind == "recovery" and w.recovered is False) or not math.isfinite(value):
                 continue
-            if kind == "recovery" and (w.get("detected") is False or w.get("detection") is None):
+            if kind == "recovery" and (w.detected is False or w.detection_time is None):
                 continue      # nothing deviated, so nothing recovered: no line at t0
-            out.append((kind, float(start) + float(v), int(w.get("index", 0))))
+            out.append((kind, w.t0 + value, w.window))
     return out
 
 
@@ -211,12 +177,12 @@ def precision_text(v: Verdict) -> str:
     return "±" + (format_duration(v.precision) if _is_seconds(v) else f"{v.precision:g}")
 
 
-def objective_rows(run: dict[str, Any], verdicts: list[Verdict]) -> list[dict[str, Any]]:
+def objective_rows(record: RunRecord, verdicts: list[Verdict]) -> list[dict[str, Any]]:
     """Every verdict, then each declared objective that no verdict judged."""
-    rows = [{"name": v.name, "kind": v.kind, "status": v.status.value, "mark": VERDICT_MARK[v.status.value],
+    rows = [{"name": v.name, "kind": v.kind, "status": v.status.value, "mark": VERDICT_MARK[v.status],
              "expected": v.expected, "measured": v.measured, "precision": precision_text(v),
-             "detail": clip(v.detail)} for v in verdicts]
-    declared = ((run.get("experiment") or {}).get("objectives")) or {}
+             "detail": clip(v.detail), "bad": v.status is Status.FAILED} for v in verdicts]
+    declared = record.experiment.objectives.model_dump()
     judged = {v.name.lower().split()[0] for v in verdicts if v.name}
     for key, value in declared.items():
         if value is None or key in judged:
@@ -225,8 +191,9 @@ def objective_rows(run: dict[str, Any], verdicts: list[Verdict]) -> list[dict[st
             expected = ", ".join(f"{k} {_fmt_objective(v)}" for k, v in value.items() if v is not None)
         else:
             expected = "≤ " + _fmt_objective(value)
-        rows.append({"name": key, "kind": "objective", "status": "skipped", "mark": "–", "expected": expected,
-                     "measured": "not measured", "precision": "—", "detail": "no verdict was recorded for it"})
+        rows.append({"name": key, "kind": "objective", "status": Status.SKIPPED.value,
+                     "mark": VERDICT_MARK[Status.SKIPPED], "expected": expected, "measured": "not measured",
+                     "precision": "—", "detail": "no verdict was recorded for it", "bad": False})
     return rows
 
 
@@ -236,80 +203,81 @@ def _fmt_objective(value: Any) -> str:
     return str(value)
 
 
-def _pm_text(value: Any, pm: str) -> str:
+def _pm_text(value: float | None, pm: str) -> str:
     return "—" if value is None else duration_text(float(value)) + pm
 
 
-def window_rows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _failover_texts(w: WindowMeasurement, pm: str) -> tuple[str, str]:
+    """(failover, failback) cells of a window."""
+    fo = w.failover_result
+    if fo is None:
+        failback_text = "—"
+    elif fo.failback_time is None:
+        failback_text = "not failed back" if fo.failover_at is not None else "—"
+    else:
+        failback_text = _pm_text(fo.failback_time, pm)
+    if w.failover is None and fo is not None and not fo.failed_over:
+        failover_text = "not needed" if fo.deviated is False else "no failover"
+    elif w.failover is None and fo is not None and fo.measured is not False:
+        failover_text = "never completed"
+    else:
+        failover_text = _pm_text(w.failover, pm)
+    return failover_text, failback_text
+
+
+def window_rows(windows: Sequence[WindowMeasurement]) -> list[dict[str, Any]]:
     rows = []
     for w in windows:
-        res = w.get("resolution")
-        pm = f" ±{format_duration(res)}" if res else ""
-        rec = w.get("recovery")
-        if w.get("measured") is False:
+        pm = f" ±{format_duration(w.resolution)}" if w.resolution else ""
+        rec = w.recovery_time
+        if w.measured is False:
             rec_text = "not measured"
-        elif w.get("recovered") is False or (rec is None and w.get("detection") is not None):
+        elif w.recovered is False or (rec is None and w.detection_time is not None):
             rec_text = "not recovered"
         else:
             rec_text = _pm_text(rec, pm)
-        out_of_slo = w.get("out_of_slo")
-        deviations, relapses = w.get("deviations"), w.get("relapses")
-        if deviations is None:
+        if w.deviations is None:
             dev_text = "—"
         else:
-            dev_text = str(deviations) + (" (flapping)" if deviations > 1 else "")
-        failover = w.get("failover_result") or {}
-        failback = failover.get("failback_time")
-        if not failover:
-            failback_text = "—"
-        elif failback is None:
-            failback_text = "not failed back" if failover.get("failover_at") is not None else "—"
+            dev_text = str(w.deviations) + (" (flapping)" if w.deviations > 1 else "")
+        failover_text, failback_text = _failover_texts(w, pm)
+        if w.detection_time is not None:
+            detection = _pm_text(w.detection_time, pm)
         else:
-            failback_text = _pm_text(failback, pm)
-        if w.get("failover") is None and failover and not failover.get("failed_over"):
-            failover_text = "not needed" if failover.get("deviated") is False else "no failover"
-        elif w.get("failover") is None and failover and failover.get("measured") is not False:
-            failover_text = "never completed"
-        else:
-            failover_text = _pm_text(w.get("failover"), pm)
-        rows.append({"index": int(w.get("index", 0)) + 1, "start": clock(w.get("start")), "end": clock(w.get("end")),
-                     "targets": ", ".join(str(t) for t in w.get("targets") or []) or "—",
-                     "detection": _pm_text(w.get("detection"), pm) if w.get("detection") is not None else (
-                         "no deviation" if w.get("detected") is False else "—"),
-                     "recovery": rec_text,
-                     "out_of_slo": duration_text(out_of_slo) if out_of_slo is not None else "—",
-                     "deviations": dev_text,
-                     "relapses": "—" if relapses is None else str(relapses),
+            detection = "no deviation" if w.detected is False else "—"
+        rows.append({"index": w.window + 1, "start": clock(w.t0), "end": clock(w.reverted_at),
+                     "targets": ", ".join(w.targets) or "—", "detection": detection, "recovery": rec_text,
+                     "out_of_slo": duration_text(w.out_of_slo) if w.out_of_slo is not None else "—",
+                     "deviations": dev_text, "relapses": "—" if w.relapses is None else str(w.relapses),
                      "failover": failover_text, "failback": failback_text,
-                     "bad": rec_text == "not recovered" or bool(relapses)})
+                     "bad": rec_text == "not recovered" or bool(w.relapses)})
     return rows
 
 
-def integrity_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
+def integrity_rows(record: RunRecord) -> list[tuple[str, str]]:
     """The writer's figures, formatted: durations with their ± precision, instants on the run clock."""
-    integ = ((run.get("measurements") or {}).get("integrity"))
-    if not integ:
+    integ = record.measurements.integrity
+    if integ is None:
         return []
-    res = integ.get("resolution")
-    pm = f" ± {format_duration(float(res))}" if isinstance(res, (int, float)) and res else ""
-    rpo = integ.get("rpo")
-    rows = [("RPO measured", "—" if rpo is None else duration_text(float(rpo)) + pm)]
+    res = integ.resolution
+    pm = f" ± {format_duration(res)}" if res else ""
+    rows = [("RPO measured", "—" if integ.rpo is None else duration_text(integ.rpo) + pm)]
     for key, label in (("writes", "writes issued"), ("acknowledged", "acknowledged"),
                        ("lost", "lost (acknowledged, then missing or altered)"), ("corrupted", "corrupted"),
                        ("duplicated", "duplicated"), ("unacknowledged_present", "not acknowledged but present")):
-        if integ.get(key) is not None:
-            rows.append((label, str(integ[key])))
-    lw = integ.get("loss_window")
-    if lw:
-        rows.append(("loss window", f"{clock(lw[0])} – {clock(lw[1])}"))
-    if integ.get("last_surviving_before_loss") is not None:
-        rows.append(("RPO measured from", clock(float(integ["last_surviving_before_loss"]))))
-    if isinstance(res, (int, float)) and res:
-        rows.append(("resolution (one write interval)", format_duration(float(res))))
-    if integ.get("read_back") is False:
+        value = getattr(integ, key)
+        if value is not None:
+            rows.append((label, str(value)))
+    if integ.loss_window:
+        rows.append(("loss window", f"{clock(integ.loss_window[0])} – {clock(integ.loss_window[1])}"))
+    if integ.last_surviving_before_loss is not None:
+        rows.append(("RPO measured from", clock(integ.last_surviving_before_loss)))
+    if res:
+        rows.append(("resolution (one write interval)", format_duration(res)))
+    if integ.read_back is False:
         rows.append(("read back", "no"))
-    if integ.get("note"):
-        rows.append(("note", clip(integ["note"])))
+    if integ.note:
+        rows.append(("note", clip(integ.note)))
     return rows
 
 
@@ -328,125 +296,59 @@ def _fmt_metric(key: str, v: Any) -> str:
     return f"{v:g}"
 
 
-def slo_table(run: dict[str, Any]) -> dict[str, Any] | None:
+def _metrics(w: SloWindow) -> list[str]:
+    """The figures a window holds (all of them in a v2 record; a migrated v1 one may hold fewer)."""
+    return [name for name in SloWindow.model_fields if name != "span" and name in w.model_fields_set]
+
+
+def slo_table(record: RunRecord) -> dict[str, Any] | None:
     """{"phases": [...], "rows": [(metric, [cell, ...]), ...]} from measurements.slo."""
-    slo = ((run.get("measurements") or {}).get("slo"))
+    slo = record.measurements.slo
     if not slo:
         return None
-    phases = [p for p in ("baseline", "fault", "recovery") if isinstance(slo.get(p), dict)]
-    phases += [p for p, v in slo.items() if p not in phases and isinstance(v, dict)]
+    phases: list[str] = [p for p in ("baseline", "fault", "recovery") if p in slo]
+    phases += [p for p in slo if p not in phases]
     metrics: dict[str, None] = {}
     for p in phases:
-        for k, v in slo[p].items():
-            if not isinstance(v, (dict, list)):
-                metrics.setdefault(k, None)
-    rows = [(m.replace("_", " "), [_fmt_metric(m, slo[p].get(m)) for p in phases]) for m in metrics]
+        for k in _metrics(slo[p]):
+            metrics.setdefault(k, None)
+    rows = [(m.replace("_", " "), [_fmt_metric(m, getattr(slo[p], m) if m in _metrics(slo[p]) else None)
+                                   for p in phases]) for m in metrics]
     return {"phases": phases, "rows": rows} if rows else None
 
 
-def target_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
+def target_rows(record: RunRecord) -> list[tuple[str, str]]:
     out = []
-    for name, handles in (run.get("targets") or {}).items():
-        if isinstance(handles, dict):
-            text = "; ".join(f"{k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}"
-                             for k, v in handles.items())
-        else:
-            text = str(handles)
+    for name, handles in record.targets.items():
+        text = "; ".join(f"{k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}"
+                         for k, v in handles.items())
         out.append((str(name), clip(text, 600)))
     return out
 
 
-def targets_line(run: dict[str, Any]) -> str:
+def targets_line(record: RunRecord) -> str:
     """``api (url), postgres-primary (toxiproxy, process) · drivers: toxiproxy``: the header's compact line."""
     parts = []
-    for name, handles in (run.get("targets") or {}).items():
-        kinds = [k for k in handles if k not in ("password", "secret")] if isinstance(handles, dict) else []
+    for name, handles in record.targets.items():
+        kinds = [k for k in handles if k not in ("password", "secret")]
         parts.append(f"{name} ({', '.join(kinds)})" if kinds else str(name))
-    drivers = ((run.get("plan") or {}).get("drivers")) or []
+    drivers = record.plan.drivers if record.plan is not None else []
     text = ", ".join(parts) or "none"
     if drivers:
         text += " · drivers: " + ", ".join(str(d) for d in drivers)
     return clip(text, 600)
 
 
-def versions_line(run: dict[str, Any]) -> str:
-    versions = run.get("versions") or {}
+def versions_line(record: RunRecord) -> str:
+    versions = record.versions
     parts = [f"chaosrunner {versions['chaosrunner']}" if versions.get("chaosrunner") else "",
              f"Python {versions['python']}" if versions.get("python") else ""]
     return " · ".join(p for p in parts if p) or "—"
 
 
-@dataclass
-class GameDayView:
-    phases: list[dict[str, Any]] = field(default_factory=list)
-    criteria: list[dict[str, Any]] = field(default_factory=list)
-    action_items: list[dict[str, Any]] = field(default_factory=list)
-    roles: list[tuple[str, str]] = field(default_factory=list)
-    timeline: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _t(value: Any) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return clock(float(value))
-    return when_text(value) if isinstance(value, str) and "T" in value else clip(value or "—", 80)
-
-
-def gameday_of(run: dict[str, Any], tl: Timeline) -> GameDayView | None:
-    gd = run.get("gameday")
-    if not gd:
-        return None
-    view = GameDayView()
-    lines: list[tuple[float, str, str]] = []
-    for ph in gd.get("phases") or []:
-        steps = []
-        for st in ph.get("steps") or []:
-            status = str(st.get("status", ""))
-            steps.append({"kind": st.get("kind", ""), "name": clip(st.get("name", "")), "status": status,
-                          "mark": {"ok": "✓", "passed": "✓", "done": "✓", "confirmed": "✓", "failed": "✗",
-                                   "timeout": "✗", "skipped": "–"}.get(status, "·"),
-                          "t": _t(st.get("t")), "took": duration_text(st.get("took")),
-                          "detail": clip(st.get("detail") or "")})
-            if isinstance(st.get("t"), (int, float)):
-                lines.append((float(st["t"]), f"{st.get('kind', 'step')}: {clip(st.get('name', ''), 120)}", status))
-        view.phases.append({"name": clip(ph.get("name", "")), "started": _t(ph.get("started")),
-                            "ended": _t(ph.get("ended")), "steps": steps})
-    for c in gd.get("criteria") or []:
-        if isinstance(c, dict):
-            status = str(c.get("status", c.get("met", "")))
-            status = {"True": "passed", "False": "failed"}.get(status, status)
-            view.criteria.append({"name": clip(c.get("name") or c.get("text") or c.get("criterion") or ""),
-                                  "expected": clip(c.get("expected", "")), "measured": clip(c.get("measured", "")),
-                                  "status": status, "mark": VERDICT_MARK.get(status, "·")})
-        else:
-            view.criteria.append({"name": clip(c), "expected": "", "measured": "", "status": "", "mark": "·"})
-    for item in gd.get("action_items") or []:
-        if isinstance(item, dict):
-            view.action_items.append({"text": clip(item.get("text") or item.get("title") or ""),
-                                      "owner": clip(item.get("owner") or "", 80), "done": bool(item.get("done"))})
-        else:
-            view.action_items.append({"text": clip(item), "owner": "", "done": False})
-    view.roles = [(str(k), clip(", ".join(v) if isinstance(v, list) else v, 200))
-                  for k, v in (gd.get("roles") or {}).items()]
-    for e in tl.events_of(EventKind.FAULT_INJECTED, EventKind.FAULT_REVERTED, EventKind.ABORT, EventKind.PHASE_STARTED):
-        d = e.data
-        text = {EventKind.FAULT_INJECTED: f"fault injected: {d.get('type', '')} on {d.get('target', '')}",
-                EventKind.FAULT_REVERTED: f"fault reverted: {d.get('type', '')} on {d.get('target', '')}",
-                EventKind.ABORT: f"aborted: {d.get('reason', '')}",
-                EventKind.PHASE_STARTED: f"phase {d.get('phase', '')} started"}[e.kind]
-        lines.append((e.t, clip(text, 160), ""))
-    for n in run.get("notes") or []:
-        if isinstance(n.get("t"), (int, float)):
-            author = clip(n.get("author") or "team", 40)
-            lines.append((float(n["t"]), f"note ({author}): {clip(n.get('text'), 160)}", ""))
-    lines.sort(key=lambda x: x[0])
-    view.timeline = [(clock(t), text + (f" — {status}" if status else "")) for t, text, status in lines]
-    return view
-
-
-def note_rows(run: dict[str, Any]) -> list[dict[str, str]]:
-    return [{"t": clock(n.get("t")) if isinstance(n.get("t"), (int, float)) else "—",
-             "author": clip(n.get("author") or "", 60), "text": clip(n.get("text") or "", 2000)}
-            for n in run.get("notes") or []]
+def note_rows(record: RunRecord) -> list[dict[str, str]]:
+    return [{"t": clock(n.t), "author": clip(n.author or "", 60), "text": clip(n.text or "", 2000)}
+            for n in record.notes]
 
 
 def verdict_counts(verdicts: list[Verdict]) -> Counter[str]:

@@ -20,7 +20,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from chaosrunner.results.record import WindowMeasurement  # noqa: E402
 from chaosrunner.timeline import LoadStat, Timeline  # noqa: E402
+
+Windows = Sequence[WindowMeasurement]
 
 MAX_POINTS = 900
 BAND_BINS = 900
@@ -85,17 +88,15 @@ def _sum_per_bin(y: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
     return y if starts is None else np.add.reduceat(y, starts)
 
 
-def _shade(ax: Any, windows: list[dict[str, Any]], span: float, label_top: bool = True) -> None:
+def _shade(ax: Any, windows: Windows, span: float, label_top: bool = True) -> None:
     for w in windows:
-        start = w.get("start")
-        if start is None:
-            continue
-        end = w.get("end") if w.get("end") is not None else span
+        start = w.t0
+        end = w.reverted_at if w.reverted_at is not None else span
         ax.axvspan(start, end, facecolor=FAULT_COLOUR, alpha=0.22, hatch="//", edgecolor="#b28704", linewidth=0,
                    zorder=0)
         if label_top:
-            targets = ", ".join(str(t) for t in (w.get("targets") or []))
-            label = f"fault {int(w.get('index', 0)) + 1}" + (f": {targets}" if targets else "")
+            targets = ", ".join(w.targets)
+            label = f"fault {w.window + 1}" + (f": {targets}" if targets else "")
             ax.text(start, 1.0, " " + label[:60], transform=ax.get_xaxis_transform(), va="bottom", ha="left",
                     fontsize=8, color="#5d4000", clip_on=False)
 
@@ -134,7 +135,7 @@ def _aggregated(stats: list[LoadStat]) -> list[LoadStat]:
     return stats if len(names) == 1 else []
 
 
-def latency_chart(tl: Timeline, windows: list[dict[str, Any]], instants: list[tuple[str, float, int]],
+def latency_chart(tl: Timeline, windows: Windows, instants: list[tuple[str, float, int]],
                   span: float) -> Chart | None:
     stats = sorted(_aggregated(tl.load_stats), key=lambda s: s.t)
     if not stats:
@@ -158,7 +159,7 @@ def latency_chart(tl: Timeline, windows: list[dict[str, Any]], instants: list[tu
     return Chart("latency", title, figure_svg(fig, "latency", title), caption)
 
 
-def throughput_chart(tl: Timeline, windows: list[dict[str, Any]], instants: list[tuple[str, float, int]],
+def throughput_chart(tl: Timeline, windows: Windows, instants: list[tuple[str, float, int]],
                      span: float) -> Chart | None:
     stats = sorted(_aggregated(tl.load_stats), key=lambda s: s.t)
     if not stats:
@@ -213,7 +214,7 @@ def _runs(state: np.ndarray, value: int, width: float) -> list[tuple[float, floa
     return [(b * width, (e - b) * width) for b, e in zip(begins, ends, strict=True)]
 
 
-def health_chart(tl: Timeline, probes: list[str], windows: list[dict[str, Any]],
+def health_chart(tl: Timeline, probes: list[str], windows: Windows,
                  instants: list[tuple[str, float, int]], span: float) -> Chart | None:
     names = probes or tl.probe_names()
     by_probe: dict[str, list[Any]] = {n: [] for n in names}
@@ -245,7 +246,7 @@ def health_chart(tl: Timeline, probes: list[str], windows: list[dict[str, Any]],
     return Chart("health", title, figure_svg(fig, "health", title), caption)
 
 
-def writes_chart(tl: Timeline, windows: list[dict[str, Any]], instants: list[tuple[str, float, int]],
+def writes_chart(tl: Timeline, windows: Windows, instants: list[tuple[str, float, int]],
                  span: float) -> Chart | None:
     if not tl.writes:
         return None
@@ -282,7 +283,7 @@ def writes_chart(tl: Timeline, windows: list[dict[str, Any]], instants: list[tup
     return Chart("writes", title, figure_svg(fig, "writes", title), caption)
 
 
-def run_charts(tl: Timeline, probes: list[str], windows: list[dict[str, Any]],
+def run_charts(tl: Timeline, probes: list[str], windows: Windows,
                instants: list[tuple[str, float, int]], span: float) -> list[Chart]:
     with chart_style():
         charts = [latency_chart(tl, windows, instants, span), throughput_chart(tl, windows, instants, span),

@@ -18,8 +18,9 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, UTC
 from typing import Any
 
+from chaosrunner.analyse.status import RunStatus
 from chaosrunner.analyse.verdict import OBJECTIVE_KINDS, Status
-from chaosrunner.report._view import verdicts_of
+from chaosrunner.results import RunRecord
 
 # XML 1.0 forbids most control characters; a target's error text may contain them.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -34,20 +35,16 @@ def _token(text: Any, fallback: str) -> str:
     return " ".join(_x(text).split()) or fallback
 
 
-def _timestamp(iso: str | None) -> str:
-    try:
-        dt = datetime.fromisoformat((iso or "").replace("Z", "+00:00"))
-    except ValueError:
-        dt = datetime.now(UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+def _timestamp(started: datetime | None) -> str:
+    return (started or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def junit_xml(run: dict[str, Any], hostname: str = "chaosrunner") -> str:
-    exp = run.get("experiment") or {}
-    name = _token(exp.get("name"), "experiment")
-    verdicts = verdicts_of(run)
-    duration = float(run.get("duration_s") or 0.0)
-    status = run.get("status", "")
+def junit_xml(record: RunRecord, hostname: str = "chaosrunner") -> str:
+    exp = record.experiment
+    name = _token(exp.name, "experiment")
+    verdicts = record.verdicts
+    duration = float(record.duration_s or 0.0)
+    status = record.status
     cases: list[ET.Element] = []
     failures = errors = skipped = 0
     for v in verdicts:
@@ -62,38 +59,37 @@ def junit_xml(run: dict[str, Any], hostname: str = "chaosrunner") -> str:
         elif v.status is Status.UNKNOWN and v.kind in OBJECTIVE_KINDS:
             failures += 1        # a declared objective without a number: the gate must not pass (exit 1)
             el = ET.SubElement(case, "failure", message=_x(f"could not be measured: {v.measured}"),
-                               type="inconclusive")
+                               type=RunStatus.INCONCLUSIVE.value)
             el.text = _x("\n".join(x for x in (f"expected: {v.expected}", f"measured: {v.measured}", v.detail) if x))
         elif v.status in (Status.SKIPPED, Status.UNKNOWN):
             skipped += 1
             ET.SubElement(case, "skipped", message=_x(f"{v.status.value}: {v.measured}" + (
                 f" ({v.detail})" if v.detail else "")))
         cases.append(case)
-    if status in ("aborted", "revert_failed"):
+    if status in (RunStatus.ABORTED, RunStatus.REVERT_FAILED):
         errors += 1
         case = ET.Element("testcase", name="run", classname=name, time=f"{duration:.3f}")
-        reason = run.get("abort_reason") or ""
-        if status == "revert_failed":
-            reason = "a fault could not be reverted and needs a human: " + "; ".join(
-                str(x) for x in run.get("revert_failures") or []) or reason
-        el = ET.SubElement(case, "error", message=_x(f"run {status}: {reason}".strip(": ")),
-                           type=_token(status, "error"))
+        reason = record.abort_reason or ""
+        if status is RunStatus.REVERT_FAILED:
+            reason = "a fault could not be reverted and needs a human: " + "; ".join(record.revert_failures) or reason
+        el = ET.SubElement(case, "error", message=_x(f"run {status.value}: {reason}".strip(": ")),
+                           type=_token(status.value, "error"))
         el.text = _x(reason)
         cases.append(case)
     root = ET.Element("testsuites", name=name, tests=str(len(cases)), failures=str(failures),
                       errors=str(errors), time=f"{duration:.3f}")
-    suite = ET.SubElement(root, "testsuite", name=name, timestamp=_timestamp(run.get("started")),
+    suite = ET.SubElement(root, "testsuite", name=name, timestamp=_timestamp(record.started),
                           hostname=_token(hostname, "chaosrunner"), tests=str(len(cases)),
                           failures=str(failures), errors=str(errors), skipped=str(skipped),
                           time=f"{duration:.3f}", id="0", package="chaosrunner")
     props = ET.SubElement(suite, "properties")
-    for key, value in (("run_id", run.get("run_id")), ("status", status), ("exit_code", run.get("exit_code")),
-                       ("experiment_file", exp.get("file")), ("hypothesis", exp.get("hypothesis"))):
+    for key, value in (("run_id", record.run_id), ("status", status.value), ("exit_code", record.exit_code),
+                       ("experiment_file", exp.file), ("hypothesis", exp.hypothesis)):
         if value is not None:
             ET.SubElement(props, "property", name=key, value=_x(value))
     suite.extend(cases)
     out = ET.SubElement(suite, "system-out")
-    out.text = _x(f"run {run.get('run_id', '')}: {status}\nreport: report.html\n")
+    out.text = _x(f"run {record.run_id}: {status.value}\nreport: report.html\n")
     ET.SubElement(suite, "system-err").text = ""
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

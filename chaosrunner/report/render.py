@@ -1,62 +1,54 @@
 """Render one run: report.html (Jinja2, autoescaped), junit.xml and summary.md next to run.json."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
-from chaosrunner.analyse.verdict import unmeasured_objectives
+from chaosrunner.analyse.status import RunStatus
+from chaosrunner.analyse.verdict import Status, Verdict, unmeasured_objectives
 from chaosrunner.report import _view as v
+from chaosrunner.report._gameday import gameday_of
 from chaosrunner.report.charts import run_charts
 from chaosrunner.report.definitions import DEFINITIONS
+from chaosrunner.report.entry import entry_json, index_entry
 from chaosrunner.report.junit import junit_xml
+from chaosrunner.report.pages import environment
 from chaosrunner.report.summary import summary_markdown
-
-_ENV: Environment | None = None
-
-
-def environment() -> Environment:
-    """The Jinja2 environment of every report page: autoescaping always on."""
-    global _ENV
-    if _ENV is None:
-        _ENV = Environment(loader=PackageLoader("chaosrunner.report", "templates"), autoescape=True,
-                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return _ENV
+from chaosrunner.results import RunRecord, read_run_record
+from chaosrunner.timeline import Timeline
 
 
-def _tool_version(run: dict[str, Any]) -> str:
+def _tool_version(record: RunRecord) -> str:
     try:
         from chaosrunner.version import __version__
     except ImportError:
         __version__ = "?"
-    return str((run.get("versions") or {}).get("chaosrunner") or __version__)
+    return str(record.versions.get("chaosrunner") or __version__)
 
 
-def unmeasured_text(verdicts: list[Any]) -> str:
+def unmeasured_text(verdicts: list[Verdict]) -> str:
     """``rpo (not read back), failover (no role probe)``: the objectives that could not be measured."""
     return ", ".join(f"{x.name} ({x.measured})" if x.measured else x.name for x in unmeasured_objectives(verdicts))
 
 
-def _sentence(status: str, verdicts: list[Any]) -> str:
-    failed = [x.name for x in verdicts if x.status.value == "failed"]
-    if status == "held":
+def _sentence(status: RunStatus, verdicts: list[Verdict]) -> str:
+    failed = [x.name for x in verdicts if x.status is Status.FAILED]
+    if status is RunStatus.HELD:
         return "Every hypothesis and objective held."
-    if status == "inconclusive":
+    if status is RunStatus.INCONCLUSIVE:
         return ("Nothing failed, but not every objective could be measured: " + unmeasured_text(verdicts)
                 + ". A run that cannot measure what it declares does not pass.")
-    if status == "failed":
+    if status is RunStatus.FAILED:
         return "Did not hold: " + ", ".join(failed) + "." if failed else "A hypothesis did not hold."
-    if status == "aborted":
+    if status is RunStatus.ABORTED:
         return "The run was stopped before it finished; its faults were reverted."
-    if status == "revert_failed":
+    if status is RunStatus.REVERT_FAILED:
         return "A fault could not be reverted: the system may still be degraded and needs a human."
     return ""
 
 
-def _impact(run: dict[str, Any], tl: Any) -> str:
+def _impact(record: RunRecord, tl: Timeline) -> str:
     """The game-day summary's 'Impact' line: the worst the load saw, and what the writer lost."""
     parts = []
     stats = [s for s in tl.load_stats if s.name == "Aggregated"]
@@ -69,65 +61,64 @@ def _impact(run: dict[str, Any], tl: Any) -> str:
     failing = sum(1 for s in tl.samples if not s.ok)
     if tl.samples:
         parts.append(f"{failing} of {len(tl.samples)} probe samples failed")
-    integ = (run.get("measurements") or {}).get("integrity") or {}
-    if integ:
-        parts.append(f"{integ.get('lost', 0)} acknowledged writes lost")
+    integ = record.measurements.integrity
+    if integ is not None:
+        parts.append(f"{integ.lost or 0} acknowledged writes lost")
     return "; ".join(parts) or "not measured"
 
 
-def report_context(run: dict[str, Any]) -> dict[str, Any]:
-    exp = run.get("experiment") or {}
-    tl = v.timeline_of(run)
-    verdicts = v.verdicts_of(run)
-    status = str(run.get("status") or "unknown")
-    mark, word = v.STATUS_TEXT.get(status, ("?", status))
-    windows = v.windows_of(run, tl)
+def report_context(record: RunRecord) -> dict[str, Any]:
+    exp = record.experiment
+    tl = record.to_timeline()
+    verdicts = record.verdicts
+    status = record.status
+    mark, word = v.STATUS_TEXT[status]
+    windows = v.windows_of(record, tl)
     instants = v.instants_of(windows)
-    span = v.run_span(tl, run)
+    span = v.run_span(tl, record)
     counts = v.verdict_counts(verdicts)
-    sampling = run.get("sampling") or {}
-    probes = run.get("probes") or []
+    sampling = record.sampling
     return {
-        "status": status, "mark": mark, "word": word, "run_id": run.get("run_id", ""),
-        "kind": "Game day" if exp.get("kind") == "GameDay" or run.get("gameday") else "Experiment",
-        "name": exp.get("name") or "experiment", "description": exp.get("description") or "",
-        "hypothesis": exp.get("hypothesis") or "", "file": exp.get("file") or "",
+        "status": status.value, "mark": mark, "word": word, "run_id": record.run_id,
+        "kind": "Game day" if exp.kind == "GameDay" or record.gameday is not None else "Experiment",
+        "name": exp.name or "experiment", "description": exp.description or "",
+        "hypothesis": exp.hypothesis or "", "file": exp.file or "",
         "verdict_headline": f"{word.capitalize()}",
         "verdict_sentence": _sentence(status, verdicts),
-        "abort_reason": run.get("abort_reason") or "",
-        "revert_failures": [v.clip(x) for x in run.get("revert_failures") or []],
-        "started": v.when_text(run.get("started")), "ended": v.when_text(run.get("ended")),
-        "duration": v.duration_text(run.get("duration_s")),
-        "environment": run.get("environment") or "",
-        "sampling": (f"every {v.duration_text(sampling.get('interval'))}, stable for "
-                     f"{v.duration_text(sampling.get('stable_for'))}") if sampling else "—",
+        "abort_reason": record.abort_reason or "",
+        "revert_failures": [v.clip(x) for x in record.revert_failures],
+        "started": v.when_text(record.started), "ended": v.when_text(record.ended),
+        "duration": v.duration_text(record.duration_s),
+        "environment": record.environment or "",
+        "sampling": (f"every {v.duration_text(sampling.interval)}, stable for "
+                     f"{v.duration_text(sampling.stable_for)}") if sampling is not None else "—",
         "counts_text": ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none",
-        "objectives": v.objective_rows(run, verdicts),
+        "objectives": v.objective_rows(record, verdicts),
         "windows": v.window_rows(windows),
-        "integrity": v.integrity_rows(run),
-        "slo": v.slo_table(run),
-        "charts": run_charts(tl, probes, windows, instants, span),
+        "integrity": v.integrity_rows(record),
+        "slo": v.slo_table(record),
+        "charts": run_charts(tl, record.probes, windows, instants, span),
         "has_load": bool(tl.load_stats),
         "deviations": v.deviations(tl),
         "problems": v.probe_errors(tl),
         "rollbacks": v.rollback_rows(tl),
         "events": v.event_rows(tl),
         "events_hidden": max(0, len(tl.events) - v.MAX_EVENT_ROWS),
-        "notes": v.note_rows(run),
-        "gameday": v.gameday_of(run, tl),
-        "impact": _impact(run, tl) if run.get("gameday") else "",
-        "targets": v.target_rows(run),
-        "targets_line": v.targets_line(run),
-        "versions_line": v.versions_line(run),
-        "versions": [(str(k), str(x)) for k, x in (run.get("versions") or {}).items()],
+        "notes": v.note_rows(record),
+        "gameday": gameday_of(record, tl),
+        "impact": _impact(record, tl) if record.gameday is not None else "",
+        "targets": v.target_rows(record),
+        "targets_line": v.targets_line(record),
+        "versions_line": v.versions_line(record),
+        "versions": list(record.versions.items()),
         "definitions": DEFINITIONS,
-        "tool_version": _tool_version(run),
+        "tool_version": _tool_version(record),
     }
 
 
-def report_html(run: dict[str, Any]) -> str:
-    """The whole report.html for one run document."""
-    return environment().get_template("report.html.j2").render(**report_context(run))
+def report_html(record: RunRecord) -> str:
+    """The whole report.html for one run record."""
+    return environment().get_template("report.html.j2").render(**report_context(record))
 
 
 def _write(path: Path, text: str) -> None:
@@ -136,30 +127,23 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_run_outputs(run: dict[str, Any], run_dir: Path | str) -> Path:
+def write_run_outputs(record: RunRecord, run_dir: Path | str) -> Path:
     """Write report.html, junit.xml, summary.md (and summary.json for the index) into ``run_dir``.
 
-    ``run`` is the run document as written to run.json (secrets already redacted). Returns the
-    path of report.html.
+    ``record`` is the run as written to run.json (secrets already redacted). Returns the path of
+    report.html.
     """
-    from chaosrunner.report.index import index_entry
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     report = run_dir / "report.html"
-    _write(report, report_html(run))
-    _write(run_dir / "junit.xml", junit_xml(run))
-    _write(run_dir / "summary.md", summary_markdown(run))
-    _write(run_dir / "summary.json", json.dumps(index_entry(run), indent=1, allow_nan=False))
+    _write(report, report_html(record))
+    _write(run_dir / "junit.xml", junit_xml(record))
+    _write(run_dir / "summary.md", summary_markdown(record))
+    _write(run_dir / "summary.json", entry_json(index_entry(record)))
     return report
 
 
-def read_run(run_dir: Path | str) -> dict[str, Any]:
-    path = Path(run_dir) / "run.json"
-    with path.open(encoding="utf-8") as fh:
-        return json.load(fh)
-
-
 def render_run(run_dir: Path | str) -> Path:
-    """Rebuild report.html, junit.xml and summary.md from ``run_dir/run.json``; returns report.html."""
-    return write_run_outputs(read_run(run_dir), run_dir)
+    """Rebuild report.html, junit.xml and summary.md from ``run_dir/run.json`` (any schema version);
+    returns report.html. Raises ``ValueError`` when run.json is not a run record."""
+    return write_run_outputs(read_run_record(Path(run_dir) / "run.json"), run_dir)

@@ -10,6 +10,7 @@ from typing import Any
 
 from chaosrunner.analyse.verdict import unmeasured_objectives
 from chaosrunner.report import _view as v
+from chaosrunner.results import RunRecord
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
@@ -21,33 +22,32 @@ def md(text: Any, limit: int = 200) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s).replace("\\<", "&lt;").replace("\\>", "&gt;")
 
 
-def summary_markdown(run: dict[str, Any]) -> str:
-    exp = run.get("experiment") or {}
-    status = run.get("status", "unknown")
-    mark, word = v.STATUS_TEXT.get(status, ("?", status))
-    verdicts = v.verdicts_of(run)
-    tl = v.timeline_of(run)
-    lines = [f"## {mark} {md(exp.get('name') or 'experiment')}: {word}", ""]
-    if exp.get("hypothesis"):
-        lines += [f"> {md(exp['hypothesis'], 400)}", ""]
-    lines.append(f"Run `{md(run.get('run_id', ''), 80)}` · started {v.when_text(run.get('started'))} · "
-                 f"took {v.duration_text(run.get('duration_s'))} · exit code {run.get('exit_code', '—')}")
-    if run.get("abort_reason"):
-        lines.append(f"\n**Aborted:** {md(run['abort_reason'], 300)}")
+def summary_markdown(record: RunRecord) -> str:
+    exp = record.experiment
+    mark, word = v.STATUS_TEXT[record.status]
+    verdicts = record.verdicts
+    tl = record.to_timeline()
+    lines = [f"## {mark} {md(exp.name or 'experiment')}: {word}", ""]
+    if exp.hypothesis:
+        lines += [f"> {md(exp.hypothesis, 400)}", ""]
+    lines.append(f"Run `{md(record.run_id, 80)}` · started {v.when_text(record.started)} · "
+                 f"took {v.duration_text(record.duration_s)} · exit code {record.exit_code}")
+    if record.abort_reason:
+        lines.append(f"\n**Aborted:** {md(record.abort_reason, 300)}")
     unmeasured = unmeasured_objectives(verdicts)
     if unmeasured:
         lines.append("\n**Could not be measured (the run is inconclusive, exit code 1):** "
                      + "; ".join(f"{md(x.name, 80)}: {md(x.measured, 80)}" for x in unmeasured))
-    if run.get("revert_failures"):
+    if record.revert_failures:
         lines.append("\n**Faults not reverted (need a human):** "
-                     + "; ".join(md(x, 200) for x in run["revert_failures"]))
-    rows = v.objective_rows(run, verdicts)
+                     + "; ".join(md(x, 200) for x in record.revert_failures))
+    rows = v.objective_rows(record, verdicts)
     if rows:
         lines += ["", "| | Check | Expected | Measured | Precision |", "|---|---|---|---|---|"]
         for r in rows:
             lines.append(f"| {r['mark']} {r['status']} | {md(r['name'], 80)} | {md(r['expected'], 80)} | "
                          f"{md(r['measured'], 80)} | {md(r['precision'], 20)} |")
-    windows = v.window_rows(v.windows_of(run, tl))
+    windows = v.window_rows(v.windows_of(record, tl))
     if windows:
         lines += ["", "| Fault window | Targets | Detection | Recovery | Out of SLO | Deviations | Relapses | "
                       "Failover | Failback |", "|---|---|---|---|---|---|---|---|---|"]
@@ -55,7 +55,7 @@ def summary_markdown(run: dict[str, Any]) -> str:
             lines.append(f"| {w['index']} ({w['start']} – {w['end']}) | {md(w['targets'], 80)} | "
                          f"{w['detection']} | {w['recovery']} | {w['out_of_slo']} | {w['deviations']} | "
                          f"{w['relapses']} | {w['failover']} | {w['failback']} |")
-    integrity = v.integrity_rows(run)
+    integrity = v.integrity_rows(record)
     if integrity:
         lines += ["", "Data integrity: " + " · ".join(f"{md(k, 60)}: {md(x, 40)}" for k, x in integrity)]
     devs = v.deviations(tl, limit=5)

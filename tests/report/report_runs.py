@@ -1,16 +1,31 @@
-"""Run documents for report tests, built from real Timeline and Verdict objects (synthetic, structurally real).
+"""Run records for report tests, built from real Timeline and Verdict objects (synthetic, structurally real).
 
+``build_run`` returns a ``RunRecord`` (schema chaosrunner/run/v2) exactly as it reads back from the
+run.json ``write_run`` writes with the real writer. v1 documents live in ``tests/report/v1/``.
 A plain module, not a conftest: ``tests/conftest.py`` is imported by name as ``conftest``.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, UTC
 from pathlib import Path
-from typing import Any
 
 from chaosrunner.analyse.integrity import integrity
+from chaosrunner.analyse.status import RunStatus
 from chaosrunner.analyse.verdict import Status, Verdict
+from chaosrunner.results import RunRecord, run_record, write_run_json
+from chaosrunner.results.record import (
+    ExperimentInfo,
+    FailoverMeasurement,
+    GameDayRecord,
+    IntegrityMeasurement,
+    LoadFiles,
+    Measurements,
+    Note,
+    SamplingInfo,
+    SloWindow,
+    TimelineRecord,
+    WindowMeasurement,
+)
 from chaosrunner.timeline import EventKind, LoadStat, Sample, Timeline, WriteRecord
 
 PAYLOAD = "<script>window.__pwned = 1</script>"
@@ -21,7 +36,7 @@ def build_run(*, duration: float = 60.0, interval: float = 0.25, probes: tuple[s
               fault: tuple[float, float] | None = (20.0, 40.0), outage: tuple[float, float] = (21.0, 28.5),
               load: bool = True, writes: bool = True, xss: bool = False, gameday: bool = False,
               status: str = "failed", name: str = "database-failure", started: float = STARTED,
-              rto: float = 8.5, rpo: float | None = 0.15, p99_fault: float = 900.0) -> dict[str, Any]:
+              rto: float = 8.5, rpo: float | None = 0.15, p99_fault: float = 900.0) -> RunRecord:
     clock = [0.0]
     tl = Timeline(clock=lambda: clock[0], wall_clock=lambda: started)
     err = ("connection refused " + PAYLOAD) if xss else "connection refused"
@@ -74,61 +89,69 @@ def build_run(*, duration: float = 60.0, interval: float = 0.25, probes: tuple[s
         Verdict("slo error rate (fault)", Status.UNKNOWN, "≤ 1%", "no threshold", "", None, None, "slo"),
         Verdict("steady state after", Status.SKIPPED, "every probe ok", "not checked", "", kind="hypothesis"),
     ]
-    iso = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
-    run: dict[str, Any] = {
-        "schema": "chaosrunner/run/v1",
-        "run_id": f"{datetime.fromtimestamp(started, UTC):%Y%m%dT%H%M%SZ}-{name}-3f2a",
-        "experiment": {"name": name, "description": "Simulate primary database failure",
-                       "hypothesis": "System should failover to standby within 30 seconds",
-                       "file": "experiments/db.yaml", "kind": "GameDay" if gameday else "Experiment",
-                       "objectives": {"rto": 5.0, "rpo": 0.0, "failover": {"probe": "db-role", "within": 30.0}},
-                       "raw": {}},
-        "targets": {"postgres-primary": {"toxiproxy": {"api": "http://127.0.0.1:8474", "proxy": "pg"},
-                                         "password": "***"},
-                    "api": {"url": "http://127.0.0.1:8080" + (PAYLOAD if xss else "")}},
-        "status": status, "exit_code": {"held": 0, "failed": 1, "aborted": 3, "revert_failed": 4}[status],
-        "started": iso(started), "ended": iso(started + duration), "duration_s": duration,
-        "sampling": {"interval": interval, "stable_for": 3.0},
-        "probes": list(probes),
-        "abort_reason": ("error rate above 50% " + (PAYLOAD if xss else "")) if status == "aborted" else None,
-        "timeline": tl.to_dict(),
-        "verdicts": [v.to_dict() for v in verdicts],
-        "measurements": {
-            "windows": ([{"index": 0, "start": fault[0], "end": fault[1], "targets": ["postgres-primary"],
-                          "detection": 1.0, "detected": True, "recovery": rto, "recovered": True,
-                          "resolution": interval, "out_of_slo": 7.5, "deviations": 1, "relapses": 0,
-                          "failover": 6.0,
-                          "failover_result": {"failed_over": True, "deviated": True, "failover_at": fault[0] + 6.0,
-                                              "failover_time": 6.0, "failback_time": None, "measured": True}}]
-                        if fault else []),
-            "integrity": integ,
-            "slo": ({"baseline": {"p50": 30.0, "p95": 80.0, "p99": 120.0, "error_rate": 0.0, "rps": 100.0},
-                     "fault": {"p50": 30.0, "p95": 600.0, "p99": p99_fault, "error_rate": 0.15, "rps": 100.0},
-                     "recovery": {"p50": 30.0, "p95": 80.0, "p99": 120.0, "error_rate": 0.0, "rps": 100.0}}
-                    if load else None),
-        },
-        "notes": [{"t": 22.0, "author": "alice", "text": "alerts fired" + (PAYLOAD if xss else "")}],
-        "gameday": ({"phases": [{"name": "inject", "started": 19.0, "ended": 41.0, "steps": [
-                        {"kind": "action", "name": "partition primary", "status": "ok", "t": 20.0, "took": 0.1,
-                         "detail": ""},
-                        {"kind": "wait_until", "name": "failover detected", "status": "ok", "t": 20.1, "took": 6.0,
-                         "detail": "expected ≤ 60s"},
-                        {"kind": "manual", "name": "page the on-call", "status": "skipped", "t": 27.0, "took": None,
-                         "detail": "non-interactive"}]}],
-                     "criteria": [{"name": "RPO ≤ 0s", "expected": "0s", "measured": "0.15s", "status": "failed"},
-                                  {"name": "automatic failback", "status": "passed"}],
-                     "action_items": ["Use synchronous replication for configs",
-                                      {"text": "Update runbook", "owner": "sre", "done": False}],
-                     "roles": {"commander": "alice", "scribe": ["bob", "carol"]}} if gameday else None),
-        "load": {"csv": ["load_stats.csv"]} if load else None,
-        "versions": {"chaosrunner": "0.1.0", "python": "3.11.7"},
-    }
-    return json.loads(json.dumps(run))  # exactly what run.json holds
+    windows = []
+    if fault:
+        windows.append(WindowMeasurement(
+            window=0, t0=fault[0], reverted_at=fault[1], targets=["postgres-primary"], detection_time=1.0,
+            detected=True, recovery_time=rto, recovered=True, resolution=interval, out_of_slo=7.5, deviations=1,
+            relapses=0, failover=6.0,
+            failover_result=FailoverMeasurement(failed_over=True, deviated=True, failover_at=fault[0] + 6.0,
+                                                failover_time=6.0, failback_time=None, measured=True)))
+
+    def slo_window(p95: float, p99: float, error_rate: float, span: tuple[float | None, float | None]) -> SloWindow:
+        return SloWindow(requests=2000, failures=int(2000 * error_rate), p50=30.0, p95=p95, p99=p99,
+                         error_rate=error_rate, rps=100.0, seconds=20, span=span)
+
+    slo = None
+    if load:
+        slo = {"baseline": slo_window(80.0, 120.0, 0.0, (None, 20.0)),
+               "fault": slo_window(600.0, p99_fault, 0.15, (20.0, 40.0)),
+               "recovery": slo_window(80.0, 120.0, 0.0, (40.0, None))}
+    gd = None
+    if gameday:
+        gd = GameDayRecord.model_validate({
+            "phases": [{"name": "inject", "started": 19.0, "ended": 41.0, "steps": [
+                {"kind": "action", "name": "partition primary", "status": "ok", "t": 20.0, "took": 0.1, "detail": ""},
+                {"kind": "wait_until", "name": "failover detected", "status": "ok", "t": 20.1, "took": 6.0,
+                 "detail": "expected ≤ 60s"},
+                {"kind": "manual", "name": "page the on-call", "status": "skipped", "t": 27.0, "took": None,
+                 "detail": "non-interactive"}]}],
+            "criteria": [{"name": "RPO ≤ 0s", "expected": "0s", "measured": "0.15s", "status": "failed"},
+                         {"name": "automatic failback", "status": "passed"}],
+            "action_items": ["Use synchronous replication for configs",
+                             {"text": "Update runbook", "owner": "sre", "done": False}],
+            "roles": {"commander": "alice", "scribe": ["bob", "carol"]}})
+    record = RunRecord(
+        run_id=f"{datetime.fromtimestamp(started, UTC):%Y%m%dT%H%M%SZ}-{name}-3f2a",
+        experiment=ExperimentInfo(name=name, description="Simulate primary database failure",
+                                  hypothesis="System should failover to standby within 30 seconds",
+                                  file="experiments/db.yaml", kind="GameDay" if gameday else "Experiment",
+                                  objectives={"rto": 5.0, "rpo": 0.0,
+                                              "failover": {"probe": "db-role", "within": 30.0}}),
+        targets={"postgres-primary": {"toxiproxy": {"api": "http://127.0.0.1:8474", "proxy": "pg"}, "password": "***"},
+                 "api": {"url": "http://127.0.0.1:8080" + (PAYLOAD if xss else "")}},
+        environment="local",
+        status=RunStatus(status), exit_code=RunStatus(status).exit_code,
+        started=datetime.fromtimestamp(started, UTC), ended=datetime.fromtimestamp(started + duration, UTC),
+        duration_s=duration,
+        sampling=SamplingInfo(interval=interval, stable_for=3.0),
+        probes=list(probes),
+        abort_reason=("error rate above 50% " + (PAYLOAD if xss else "")) if status == "aborted" else None,
+        revert_failures=["network on postgres-primary: the proxy is gone"] if status == "revert_failed" else [],
+        timeline=TimelineRecord.of(tl),
+        verdicts=verdicts,
+        measurements=Measurements(windows=windows, slo=slo,
+                                  integrity=IntegrityMeasurement.model_validate(integ) if integ else None),
+        notes=[Note(t=22.0, author="alice", text="alerts fired" + (PAYLOAD if xss else ""))],
+        gameday=gd,
+        load=LoadFiles(csv=["load_stats.csv"]) if load else None,
+        versions={"chaosrunner": "0.1.0", "python": "3.11.7"},
+    )
+    return run_record(record.document())  # exactly what run.json holds
 
 
-def write_run(folder: Path, run: dict[str, Any], name: str | None = None) -> Path:
-    """Write ``run`` as ``folder/<name or run_id>/run.json``; returns the run folder."""
-    d = folder / (name or run["run_id"])
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "run.json").write_text(json.dumps(run), encoding="utf-8")
+def write_run(folder: Path, record: RunRecord, name: str | None = None) -> Path:
+    """Write ``record`` as ``folder/<name or run_id>/run.json`` with the real writer; returns the run folder."""
+    d = folder / (name or record.run_id)
+    write_run_json(d, record)
     return d

@@ -22,6 +22,7 @@ import pytest
 from report_runs import build_run
 
 from chaosrunner.report import render_index, write_run_outputs
+from chaosrunner.results import read_run_record, write_run_json
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.slow,
@@ -176,8 +177,8 @@ def test_index_filters_in_the_browser(chromium, tmp_path):
     reports = tmp_path / "reports"
     for i, (name, status) in enumerate([("db", "held"), ("db", "failed"), ("latency", "held")]):
         run = build_run(name=name, status=status, started=1_790_000_000.0 + 86400 * 30 * i)
-        write_run_outputs(run, reports / run["run_id"])
-        (reports / run["run_id"] / "run.json").write_text(json.dumps(run))
+        write_run_json(reports / run.run_id, run)
+        write_run_outputs(run, reports / run.run_id)
     url = render_index(reports).resolve().as_uri()
 
     async def check(dt: DevTools) -> dict[str, Any]:
@@ -226,7 +227,7 @@ def test_report_of_a_real_run_in_the_browser(chromium, tmp_path, web):
     (tmp_path / "exp.yaml").write_text(REAL_EXPERIMENT.format(url=web.url))
     [result] = api.run(tmp_path / "exp.yaml", options=api.RunOptions(report_dir=tmp_path / "reports",
                                                                      render_report=False, handle_signals=False))
-    report = write_run_outputs(json.loads((result.run_dir / "run.json").read_text()), result.run_dir)
+    report = write_run_outputs(read_run_record(result.run_dir / "run.json"), result.run_dir)
     url = report.resolve().as_uri()
 
     async def check(dt: DevTools) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 import re
 
 from report_runs import PAYLOAD, build_run, write_run
+from run_records import not_a_record
 from typer.testing import CliRunner
 
 from chaosrunner.report import render_index, render_run
@@ -61,6 +62,7 @@ def test_index_uses_the_cached_summary_and_skips_unreadable_runs(tmp_path):
     assert entry["rto"] == 8.5 and entry["rpo"] == 0.15 and entry["p99"] == 900.0
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "run.json").write_text("{not json")
+    not_a_record(tmp_path / "broken", "the index must skip an unreadable run.json")
     html = render_index(tmp_path).read_text()
     assert html.count("<tr data-experiment") == 1
 

@@ -1,6 +1,7 @@
 """junit.xml: one test case per verdict, valid against the common JUnit XML schema (tests/report/junit.xsd)."""
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_one_case_per_verdict_with_measured_vs_expected():
     root = ET.fromstring(junit_xml(run))
     suite = root.find("testsuite")
     cases = suite.findall("testcase")
-    assert [c.get("name") for c in cases] == [v["name"] for v in run["verdicts"]]
+    assert [c.get("name") for c in cases] == [v.name for v in run.verdicts]
     assert {c.get("classname") for c in cases} == {"database-failure"}
     assert suite.get("tests") == "6" and suite.get("failures") == "3" and suite.get("skipped") == "1"
     rto = cases[1].find("failure")
@@ -60,8 +61,8 @@ def test_an_aborted_run_adds_an_error_case():
 
 def test_payloads_and_control_characters_stay_text():
     run = build_run(xss=True)
-    run["verdicts"][1]["detail"] = "bad\x00byte\x1b[31m " + PAYLOAD
-    run["verdicts"][1]["name"] = "rto\n  (window 1)"
+    run.verdicts[1] = dataclasses.replace(run.verdicts[1], detail="bad\x00byte\x1b[31m " + PAYLOAD,
+                                          name="rto\n  (window 1)")
     text = junit_xml(run)
     SCHEMA.validate(text)
     assert PAYLOAD not in text
@@ -77,8 +78,8 @@ def test_schema_rejects_what_ci_systems_reject():
 
 def test_an_unmeasured_hypothesis_is_skipped_not_failed():
     run = build_run()
-    run["verdicts"][4].update(kind="hypothesis", name="steady state held during faults",
-                              measured="no fault was injected")
+    run.verdicts[4] = dataclasses.replace(run.verdicts[4], kind="hypothesis", name="steady state held during faults",
+                                          measured="no fault was injected")
     case = ET.fromstring(junit_xml(run)).find("testsuite/testcase[5]")
     assert case.find("failure") is None
     assert case.find("skipped").get("message") == "unknown: no fault was injected"

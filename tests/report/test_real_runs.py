@@ -163,8 +163,9 @@ def test_real_latency_runs_reports_in_the_browser_and_their_trend(chromium, runs
     # matplotlib draws each run's point as a marker clipped to its axes (tick marks are not):
     # two on the RTO axis and two on the p99 axis (no writer here: RPO is "not measured")
     assert "RTO measured (s)" in trend and "p99 in fault window (ms)" in trend and "not measured" in trend
-    points = re.findall(r'<g clip-path="url\(#[^"]+\)">\s*<use xlink:href="#m[0-9a-f]+" x="([\d.]+)" y="([\d.]+)"',
-                        trend)
+    # (one marker artist per kind of run: its points are the <use> elements of one clipped group)
+    groups = re.findall(r'<g clip-path="url\(#[^"]+\)">((?:\s*<use [^>]*/>)+)', trend)
+    points = [p for g in groups for p in re.findall(r'<use xlink:href="#m[0-9a-f]+" x="([\d.]+)" y="([\d.]+)"', g)]
     assert len(points) == 4 and len({x for x, _ in points}) == 4, points
 
     urls = [r.run_dir.joinpath("report.html").resolve().as_uri() for r in results]

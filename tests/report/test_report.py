@@ -7,8 +7,11 @@ import re
 
 from report_runs import PAYLOAD, build_run, write_run
 
+from chaosrunner.analyse.status import RunStatus
 from chaosrunner.report import render_run, report_html, summary_markdown, write_run_outputs
 from chaosrunner.report.definitions import DEFINITIONS
+from chaosrunner.results import RunRecord
+from chaosrunner.results.record import ExperimentInfo, Measurements
 
 ESCAPED = "&lt;script&gt;window.__pwned = 1&lt;/script&gt;"
 
@@ -94,12 +97,12 @@ def test_game_day_follows_the_post_incident_template():
     assert "note (alice): alerts fired" in html
 
 
-def test_a_minimal_or_partial_document_still_renders(tmp_path):
-    minimal = {"schema": "chaosrunner/run/v1", "run_id": "r1", "experiment": {"name": "x"}, "status": "held"}
+def test_a_minimal_or_partial_record_still_renders(tmp_path):
+    minimal = RunRecord(run_id="r1", experiment=ExperimentInfo(name="x"), status=RunStatus.HELD)
     html = report_html(minimal)
     assert "✓</span> Held" in html and "No fault was injected" in html and "Nothing was sampled" in html
     partial = build_run(load=False, writes=False, fault=None)
-    partial["measurements"] = None
+    partial.measurements = Measurements()
     html = report_html(partial)
     assert "no load generator" in html
     assert len(re.findall(r"<svg\b", html)) == 1                  # only the health bands
@@ -107,9 +110,10 @@ def test_a_minimal_or_partial_document_still_renders(tmp_path):
     assert out.exists() and "x: held" in (tmp_path / "r1" / "summary.md").read_text()
 
 
-def test_in_memory_document_with_unbounded_recovery(tmp_path):
+def test_in_memory_record_with_unbounded_recovery(tmp_path):
     run = build_run()
-    run["measurements"]["windows"][0].update(recovery=math.inf, recovered=False)
+    run.measurements.windows[0].recovery_time = math.inf
+    run.measurements.windows[0].recovered = False
     write_run_outputs(run, tmp_path)
     html = (tmp_path / "report.html").read_text()
     assert "not recovered" in html
@@ -132,13 +136,3 @@ def test_an_hour_long_run_is_downsampled(tmp_path):
     assert len(html) < 1_500_000
     for poly in re.findall(r'<path d="([^"]*)"', html):
         assert poly.count("L") <= 1000
-
-
-def test_windows_written_with_the_recovery_analysis_names():
-    run = build_run()
-    run["measurements"]["windows"] = [{"window": 0, "t0": 20.0, "reverted_at": 40.0,
-                                       "detection_time": 1.0, "recovery_time": 8.5, "recovered": True,
-                                       "resolution": 0.25}]
-    html = report_html(run)
-    assert "8.5s ±250ms" in html and "1s ±250ms" in html and "T+0:00:40.00" in html
-    assert "<td>postgres-primary</td>" in html                   # targets taken from the fault events
