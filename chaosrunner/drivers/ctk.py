@@ -10,6 +10,7 @@ from typing import Any
 
 from chaosrunner.drivers.base import Driver, Handle, PlannedFault
 from chaosrunner.errors import DriverError, PlanError
+from chaosrunner.model.faults import ProviderAction
 
 
 def run_ctk_activity(activity: dict[str, Any]) -> Any:
@@ -25,7 +26,7 @@ def run_ctk_activity(activity: dict[str, Any]) -> Any:
 
 class CtkDriver(Driver):
     name = "ctk"
-    fault_types = ("provider",)
+    fault_models = (ProviderAction,)
     handle = None
 
     def check(self, fault: PlannedFault) -> None:

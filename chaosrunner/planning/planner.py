@@ -81,12 +81,14 @@ def _default_probe_name(p: Any) -> str:
 
 
 def _driver_for(spec: Any, target_name: str, inv: Inventory | None, where: Any) -> str:
-    candidates = [cls for cls in registry().values() if spec.type in cls.fault_types]
+    """The driver for a fault on a target: the first installed one that injects the fault's type and
+    finds its handle on the target (or needs none)."""
+    candidates = [cls for cls in registry().values() if spec.type in cls.fault_types()]
     if not candidates:
         raise PlanError(f"no installed driver handles fault type {spec.type!r}", where)
     target = inv.targets.get(target_name) if inv else None
     for cls in candidates:
-        if cls.handle is None or (target is not None and getattr(target, cls.handle, None) is not None):
+        if cls.handle is None or (target is not None and target.handle(cls.handle) is not None):
             return cls.name
     need = " or ".join(sorted({str(c.handle) for c in candidates}))
     raise PlanError(f"target {target_name!r} has no {need} handle, which a {spec.type} fault needs", where,
@@ -111,14 +113,14 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
             continue
         spec = step.action
         assert spec is not None            # a step is exactly one of action, pause, probe (model-checked)
-        where = exp.location(section, i, "action", "target") if getattr(spec, "target", None) else where
-        if spec.type == "provider" and not spec.target:
-            names = ["(chaos toolkit)"]
+        where = exp.location(section, i, "action", "target") if spec.target else where
+        if spec.target is None:          # a fault model may make its target optional (a Chaos Toolkit provider)
+            names = ["(chaos toolkit)" if spec.type == "provider" else f"({spec.type})"]
         else:
             if inv is None:
                 raise PlanError(f"the action names target {spec.target!r} but the experiment has no targets inventory",
                                 where, "add `targets: ../targets/<inventory>.yaml` or pass --targets")
-            if spec.target is None or spec.target not in inv.targets:
+            if spec.target not in inv.targets:
                 near = suggest(str(spec.target), list(inv.targets))
                 raise PlanError(f"unknown target {spec.target!r}", where,
                                 f"did you mean {near!r}?" if near else
@@ -129,7 +131,7 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
             counter[0] += 1
             fid = f"f{counter[0]}"
             target = inv.targets.get(name) if inv else None
-            driver = "ctk" if spec.type == "provider" else _driver_for(spec, name, inv, where)
+            driver = _driver_for(spec, name, inv, where)
             fault = PlannedFault(fid, spec, name, target, driver)
             drv = registry()[driver]()
             try:
@@ -207,6 +209,9 @@ def _check_probes(exp: LoadedExperiment, names: list[str]) -> None:
         if cond.probe is not None and cond.probe not in names:
             raise PlanError(f"abort_when names probe {cond.probe!r}, which is not a steady-state probe",
                             exp.location("abort_when", i, "probe"), "probes: " + ", ".join(names))
+        if cond.promql is not None and not (cond.prometheus or (inv and inv.prometheus)):
+            raise PlanError("abort_when promql: needs a Prometheus server", exp.location("abort_when", i, "promql"),
+                            "set `prometheus: http://host:9090` on the condition or in the inventory")
 
 
 def _check_load(exp: LoadedExperiment) -> None:
