@@ -1,7 +1,7 @@
 """chaosrunner: chaos experiments and game days — faults, load, probes, RTO/RPO, one HTML report.
 
 The few names a library user needs; everything else lives in modules named after the domain
-(``model``, ``plan``, ``engine``, ``timeline``, ``analyse``, ``drivers``, ``probes``).
+(``read``, ``planning``, ``execute``, ``analyse``, ``results``, ``report``; ``model``, ``drivers``, ``probes``).
 """
 from chaosrunner.api import load_experiment, plan, recover, run, run_plan, validate
 from chaosrunner.errors import (

@@ -4,13 +4,14 @@
     results = api.run("experiments/db-failover-async.yaml", report_dir="reports")
     print(results[0].status, results[0].run_dir)
 
-The data flows one way: ``load`` (documents) → ``plan`` → ``execute`` (engine) → timeline →
+The data flows one way: ``read`` (documents) → ``planning`` → ``execute`` (fault session + script) → timeline →
 ``analyse`` → results and report.
 """
 from __future__ import annotations
 
 import asyncio
 import shutil
+from contextlib import nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,33 +20,55 @@ from typing import Any
 from chaosrunner.analyse.judge import Analysis, run_status
 from chaosrunner.errors import ChaosRunnerError, ConfigError
 from chaosrunner.execute import ledger as ledger_mod
-from chaosrunner.execute.engine import Engine, EngineOptions
+from chaosrunner.execute.script import ExperimentOutcome, ExperimentScript
+from chaosrunner.execute.session import FaultSession
+from chaosrunner.execute.signals import SignalGuard
+from chaosrunner.execute.stops import stop_conditions
 from chaosrunner.execute.recovery import Recovered, recover, refuse_orphans
 from chaosrunner.model.traffic import LoadInputError
 from chaosrunner.planning import Plan, check_environment, make_plan
 from chaosrunner.planning.safety import PRODUCTION_NAMES
 from chaosrunner.probes import ProbeContext, build_probe
-from chaosrunner.read.documents import LoadedExperiment, load_experiments
-from chaosrunner.results import RunResult, new_run_id, plan_document, run_document, write_run_json
+from chaosrunner.read.documents import LoadedExperiment, read_experiments
+from chaosrunner.results.history import record_run
+from chaosrunner.results import (
+    RunResult,
+    new_run_id,
+    plan_document,
+    redacted,
+    redacted_plan,
+    redacting,
+    run_document,
+    write_run_json,
+)
 from chaosrunner.timeline import EventKind, Timeline
 
 
 def load_experiment(path: str | Path, targets: str | Path | None = None,
                     variables: dict[str, str] | None = None) -> list[LoadedExperiment]:
-    return load_experiments(path, targets, variables)
+    return read_experiments(path, targets, variables)
 
 
 def plan(path: str | Path, targets: str | Path | None = None, variables: dict[str, str] | None = None,
          only: str | None = None) -> list[Plan]:
     """Load and plan every experiment of a file, touching nothing."""
-    exps = load_experiments(path, targets, variables)
+    exps = read_experiments(path, targets, variables)
     if only is not None:
         picked = [e for e in exps if e.model.name == only]
         if not picked:
             raise ConfigError(f"no experiment named {only!r} in {path}",
                               hint="experiments: " + ", ".join(e.model.name for e in exps))
         exps = picked
-    return [make_plan(e) for e in exps]
+    return [_planned(e) for e in exps]
+
+
+def _planned(exp: LoadedExperiment) -> Plan:
+    """``make_plan``, with its words for people (probe names, what each fault does) free of secrets; the
+    text of an error it raises too. The faults keep their resolved values: drivers need them."""
+    try:
+        return redacted_plan(make_plan(exp))
+    except ChaosRunnerError as exc:
+        raise exp.secrets.scrub(exc) from None
 
 
 @dataclass
@@ -59,14 +82,17 @@ def validate(path: str | Path, targets: str | Path | None = None,
              variables: dict[str, str] | None = None) -> list[Validation]:
     """Check a file: structure, references and — when it has an inventory — the whole plan."""
     out = []
-    for exp in load_experiments(path, targets, variables):
+    for exp in read_experiments(path, targets, variables):
         steps = exp.model.method + exp.model.rollback
         if exp.inventory is None and any(getattr(s.action, "target", None) for s in steps if s.action is not None):
             out.append(Validation(exp.model.name, None, "targets not checked: no inventory (add `targets:` or "
                                                         "pass --targets to check them too)"))
         else:
-            out.append(Validation(exp.model.name, make_plan(exp)))
-        check_load(exp)
+            out.append(Validation(exp.model.name, _planned(exp)))
+        try:
+            check_load(exp)
+        except ChaosRunnerError as exc:
+            raise exp.secrets.scrub(exc) from None
     return out
 
 
@@ -103,11 +129,16 @@ class RunOptions:
     ask: Callable[[str], str] | None = None
     recovery_timeout: float | None = None
     handle_signals: bool = True
+    # the caller's signal guard (the CLI holds one until it exits, so a late Ctrl-C only counts);
+    # None: run_plan installs its own while it runs (when handle_signals)
+    signals: SignalGuard | None = None
     on_record: Callable[[Any], None] | None = None     # live view: called with every timeline record
     render_report: bool = True
 
 
-def _recovery_timeout(p: Plan, options: RunOptions) -> float:
+def recovery_timeout(p: Plan, options: RunOptions) -> float:
+    """How long the run waits for the steady state after the faults: ``--recovery-timeout``, else the RTO
+    objective + ``stable_for`` + 5 s, else 30 s + ``stable_for``."""
     if options.recovery_timeout is not None:
         return options.recovery_timeout
     model = p.experiment.model
@@ -125,7 +156,17 @@ def _confirmation(p: Plan, options: RunOptions) -> str | None:
 
 
 def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
-    options = options or RunOptions()
+    """Run one planned experiment. Nothing that leaves it carries a secret of the experiment's: the
+    records a live view is given, the result (verdicts, abort reason, run.json) and an error's text are
+    redacted; the ledger holds secret references, never values; probes and Locust redact before they cut."""
+    try:
+        return _run_plan(p, options or RunOptions())
+    except BaseException as exc:
+        p.experiment.secrets.scrub(exc)
+        raise
+
+
+def _run_plan(p: Plan, options: RunOptions) -> RunResult:
     refuse_orphans()
     check_environment(p, _confirmation(p, options))
     exp = p.experiment
@@ -134,123 +175,97 @@ def run_plan(p: Plan, options: RunOptions | None = None) -> RunResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     tl = Timeline()
     if options.on_record is not None:
-        tl.subscribe(options.on_record)
-    inv = exp.inventory.model if exp.inventory else None
-    ctx = ProbeContext(timeline=tl, inventory=inv, base_url=inv.base_url if inv else None)
-    probes = [build_probe(spec, name, ctx) for spec, name in zip(exp.model.probes(), p.probe_names, strict=True)]
-    book = ledger_mod.Ledger(run_id=run_id)
-    engine = Engine(p, tl, book, probes, EngineOptions(recovery_timeout=_recovery_timeout(p, options),
-                                                       handle_signals=options.handle_signals))
-    engine.probes_context = ctx
-    tl.event(EventKind.RUN_STARTED, run_id=run_id, experiment=p.name)
-    try:
-        load = _attach_load(engine, p, tl, run_dir, engine.options.recovery_timeout)
-    except ChaosRunnerError as exc:
-        shutil.rmtree(run_dir, ignore_errors=True)    # created by this call (unique id): bad input leaves nothing
-        if isinstance(exc, LoadInputError):
+        tl.subscribe(redacting(options.on_record, exp.secrets))
+    recovery = recovery_timeout(p, options)
+    guard: Any = nullcontext(options.signals) if options.signals is not None or not options.handle_signals \
+        else SignalGuard()
+    with guard as signals:
+        session, ctx, companions = open_session(p, tl, run_id, run_dir, recovery, signals)
+        tl.event(EventKind.RUN_STARTED, run_id=run_id, experiment=p.name)
+        try:
+            outcome = asyncio.run(_run_session(session, ExperimentScript(p, ctx, recovery)))
+        except LoadInputError as exc:                 # the warm-up: every request failed, nothing was injected
+            shutil.rmtree(run_dir, ignore_errors=True)
             raise load_config_error(exp, exc) from None
-        raise
-    writer = _attach_writer(engine, exp.model.writer, tl, run_id)
-    try:
-        outcome = asyncio.run(engine.run())
-    except LoadInputError as exc:                     # the warm-up: every request failed, nothing was injected
-        if load is not None:
-            load.stop()
-        shutil.rmtree(run_dir, ignore_errors=True)
-        raise load_config_error(exp, exc) from None
-    finally:
-        if writer is not None:
-            writer.close()
-        if load is not None:
-            load.stop()
-    tl.event(EventKind.RUN_ENDED, run_id=run_id)
+        finally:
+            for c in companions:
+                c.close()
+        tl.event(EventKind.RUN_ENDED, run_id=run_id)
+        # the signal guard stays on until the report is written: a second Ctrl-C only counts
+        result = experiment_result(p, tl, outcome, run_id, run_dir)
+        assert result.record is not None
+        record_run(run_dir, result.record)          # reports/history.sqlite (never fails the run)
+        if options.render_report:
+            render_outputs(result)
+    return result
+
+
+def open_session(p: Plan, tl: Timeline, run_id: str, run_dir: Path, span: float,
+                 signals: SignalGuard | None = None) -> tuple[FaultSession, ProbeContext, list[Any]]:
+    """A fault session for one run of a plan — its probes, companions (load, writer), ledger and
+    stop conditions — the same for an experiment, a game day and an experiment nested in one.
+    ``span``: how long after the plan's expected duration the load may have to run (the recovery)."""
+    exp = p.experiment
+    model = exp.model
+    inv = exp.inventory.model if exp.inventory else None
+    ctx = ProbeContext(timeline=tl, inventory=inv, base_url=inv.base_url if inv else None, secrets=exp.secrets)
+    probes = [build_probe(spec, name, ctx) for spec, name in zip(model.probes(), p.probe_names, strict=True)]
+    companions = _companions(p, tl, run_dir, run_id, span)
+    ledger = ledger_mod.Ledger(run_id=run_id, secrets=exp.secrets)      # writes secret references only
+    session = FaultSession(tl, ledger, probes, interval=model.sampling.interval,
+                           stop_conditions=stop_conditions(model.abort_when, p.probe_names,
+                                                           inv.prometheus if inv else None, model.sampling.interval),
+                           companions=companions, signals=signals)
+    return session, ctx, companions
+
+
+def experiment_result(p: Plan, tl: Timeline, outcome: ExperimentOutcome, run_id: str, run_dir: Path) -> RunResult:
+    """Judge an experiment's run and write its record (run.json), redacted; the report is separate."""
+    exp = p.experiment
     analysis = Analysis(exp.model, p.probe_names, tl)
     verdicts = analysis.verdicts()
     status = run_status(verdicts, outcome.aborted, outcome.revert_failures)
     result = RunResult(run_id, p.name, status, run_dir, verdicts, abort_reason=outcome.aborted)
-    result.data = run_document(p, tl, result, analysis, outcome.aborted, outcome.errors, outcome.revert_failures)
-    write_run_json(run_dir, result.data, exp.secrets.redact_obj)
-    if options.render_report:
-        render_outputs(result)
+    record = run_document(p, tl, result, analysis, outcome.aborted, outcome.errors, outcome.revert_failures)
+    result.record = redacted(record, exp.secrets.redact_obj)     # the typed run.json, as written
+    result.verdicts, result.abort_reason = result.record.verdicts, result.record.abort_reason   # redacted too
+    write_run_json(run_dir, result.record)
     return result
 
 
-WARMUP_TIMEOUT = 10.0
+async def _run_session(session: FaultSession, script: ExperimentScript) -> ExperimentOutcome:
+    async with session:
+        return await script.run(session)
 
 
-def _attach_load(engine: Engine, p: Plan, tl: Timeline, run_dir: Path, recovery_timeout: float) -> Any:
-    """Locust runs from before the steady-state check (warm-up) until after the steady state after.
+def _companions(p: Plan, tl: Timeline, run_dir: Path, run_id: str, recovery_timeout: float) -> list[Any]:
+    """Load first (its warm-up precedes the writer), then the writer; preflight before anything is touched.
 
-    Preflight (locustfile, user classes, host) happens here, before anything is touched. If
-    Locust dies mid-run the engine aborts: faults are reverted and the run ends with exit 3.
-    """
-    spec = p.experiment.model.load
-    if spec is None:
-        return None
-    inv = p.experiment.inventory.model if p.experiment.inventory else None
-    from chaosrunner.traffic import LoadRunner
-    from chaosrunner.analyse.slo import window_stats
+    Locust runs from before the steady-state check (warm-up) until after the steady state after;
+    if it dies mid-run the session aborts: faults are reverted and the run ends with exit 3.
+    The writer writes from before the steady-state check and reads back after recovery."""
+    exp = p.experiment
+    out: list[Any] = []
+    if exp.model.load is not None:
+        from chaosrunner.traffic.companion import LoadCompanion
 
-    span = p.expected_duration + recovery_timeout + 30.0
-    holder: dict[str, Any] = {}
+        inv = exp.inventory.model if exp.inventory else None
+        load = LoadCompanion(exp.model.load, run_dir, tl, base_dir=exp.file.parent,
+                             run_time=p.expected_duration + recovery_timeout + 30.0,
+                             default_host=inv.base_url if inv else None, secrets=exp.secrets)
+        try:
+            load.preflight()
+        except ChaosRunnerError as exc:
+            shutil.rmtree(run_dir, ignore_errors=True)    # created by this call (unique id): bad input leaves nothing
+            if isinstance(exc, LoadInputError):
+                raise load_config_error(exp, exc) from None
+            raise
+        out.append(load)
+    if exp.model.writer is not None:
+        from chaosrunner.writer.companion import WriterCompanion
 
-    def died(reason: str) -> None:
-        loop = holder.get("loop")
-        if loop is not None:                      # the details are in the ERROR event and locust.log
-            first = reason.strip().splitlines()[0].rstrip(":") if reason.strip() else "no reason given"
-            loop.call_soon_threadsafe(engine.abort, f"the load generator died: {first} (see locust.log)")
-
-    runner = LoadRunner(spec, run_dir, tl, base_dir=p.experiment.file.parent, run_time=span, on_died=died,
-                        default_host=inv.base_url if inv else None)      # base_url: only where load sets no host
-    runner.preflight()
-
-    async def start() -> None:
-        holder["loop"] = asyncio.get_running_loop()
-        await asyncio.to_thread(runner.start)
-        # warm-up: the first statistics reach the timeline; every request failing there is bad input
-        await asyncio.to_thread(runner.warm_up, WARMUP_TIMEOUT)
-
-    async def stop() -> None:
-        await asyncio.to_thread(runner.stop)
-
-    for cond in p.experiment.model.abort_when:
-        if cond.error_rate_above is not None:
-            def check(cond: Any = cond) -> str | None:
-                stats = window_stats(tl, cond.window)
-                if stats.requests and stats.error_rate > cond.error_rate_above:
-                    return (f"error rate {stats.error_rate:.1%} over the last {cond.window:g}s is above "
-                            f"{cond.error_rate_above:.1%}")
-                return None
-            engine.extra_abort_checks.append(check)
-    engine.before_steady.insert(0, start)
-    engine.after_all.append(stop)
-    return runner
-
-
-def _attach_writer(engine: Engine, spec: Any, tl: Timeline, run_id: str) -> Any:
-    """The data-integrity writer runs from before the steady-state check until after recovery."""
-    if spec is None:
-        return None
-    from chaosrunner.writer import Writer
-
-    writer = Writer(spec)
-    started = []
-
-    async def start() -> None:
-        await asyncio.to_thread(writer.start, tl, run_id)     # raises WriterError before any fault
-        started.append(True)
-
-    async def finish() -> None:
-        if not started:
-            return
-        await asyncio.to_thread(writer.stop)
-        await asyncio.to_thread(writer.readback)
-        if spec.cleanup:
-            await asyncio.to_thread(writer.cleanup)
-
-    engine.before_steady.append(start)
-    engine.after_all.insert(0, finish)
-    return writer
+        out.append(WriterCompanion(exp.model.writer, run_id))
+    return out
 
 
 def render_outputs(result: RunResult) -> None:

@@ -1,6 +1,7 @@
 """Helpers shared by the whole suite (a plain module: conftest.py files are not importable by name)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -136,3 +137,49 @@ def write(path: Path, text: str) -> Path:
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "chaosrunner.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+@contextlib.contextmanager
+def prometheus_scraping(tmp: Path) -> Iterator[tuple[str, str]]:
+    """A real Prometheus (Debian's) scraping a small app with a settable gauge every second:
+    yields (app URL, Prometheus URL); ``set_gauge(app_url, v)`` sets ``demo_queue_depth``."""
+    import shutil
+
+    import pytest
+
+    from chaosrunner.demo.inventory import free_ports
+
+    if not shutil.which("prometheus"):
+        pytest.skip("Debian's prometheus binary is not installed")
+    app_port, prom_port = free_ports(2)                      # distinct: held together
+    app = subprocess.Popen([sys.executable, str(ROOT / "tests" / "traffic" / "delay_server.py"), str(app_port)])
+    (tmp / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: app\n    static_configs: [{{targets: ['127.0.0.1:{app_port}']}}]\n")
+    prom = subprocess.Popen(["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
+                             f"--storage.tsdb.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "wb"))
+    app_url, prom_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{prom_port}"
+    try:
+        wait_http(app_url + "/metrics", proc=app)
+        wait_http(prom_url + "/-/ready", proc=prom)
+        yield app_url, prom_url
+    finally:
+        for proc in (prom, app):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def set_gauge(app_url: str, value: float) -> None:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{app_url}/_gauge?value={value}", method="POST"), timeout=5).read()
+
+
+def run_dirs(reports: Path) -> list[Path]:
+    """The run folders in a reports folder (beside them: history.sqlite, the index)."""
+    return sorted(p for p in reports.iterdir() if p.is_dir())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import ROOT, run_cli, write
+from support import ROOT, run_cli, write, run_dirs
 
 from chaosrunner import api
 from chaosrunner.timeline import EventKind
@@ -89,7 +89,7 @@ def test_signal_mid_fault_reverts_and_exits_3(tmp_path, web, sig):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
     assert web.state() != psutil.STATUS_STOPPED                      # reverted: the process runs again
-    [run_dir] = list((tmp_path / "reports").iterdir())
+    [run_dir] = run_dirs(tmp_path / "reports")
     data = json.loads((run_dir / "run.json").read_text())
     kinds = [e["kind"] for e in data["timeline"]["events"]]
     assert "signal" in kinds and "fault_reverted" in kinds and data["status"] == "aborted"
@@ -165,7 +165,7 @@ def test_signal_during_steady_state_before_injects_nothing(tmp_path, web):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
-    [run_dir] = list((tmp_path / "reports").iterdir())
+    [run_dir] = run_dirs(tmp_path / "reports")
     kinds = [e["kind"] for e in json.loads((run_dir / "run.json").read_text())["timeline"]["events"]]
     assert "signal" in kinds and "fault_injected" not in kinds
     assert web.state() != psutil.STATUS_STOPPED

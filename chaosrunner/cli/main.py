@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import os
 import traceback
 from collections.abc import Callable
@@ -137,37 +138,58 @@ def run(file: Path = typer.Argument(..., help="experiment file"),
         recovery_timeout: float | None = typer.Option(
             None, help="seconds to wait for the steady state after the faults")) -> None:
     """Run experiments: inject the faults, sample the probes, revert, judge, report."""
-    from chaosrunner.cli.console import LiveView, print_result
+    from chaosrunner.cli.console import LiveView
 
     def go() -> int:
+        from chaosrunner.execute.signals import SignalGuard
+
         plans = api.plan(file, targets, _parse_vars(var), only)
         results = []
-        for p in plans:
-            view = LiveView(err)
-            ask = None if non_interactive or not sys.stdin.isatty() else _ask
-            options = api.RunOptions(report_dir=report_dir, confirm=confirm, ask=ask,
-                                     recovery_timeout=recovery_timeout, on_record=None if as_json else view)
-            with view:
-                result = api.run_plan(p, options)
-            results.append(result)
-            if not as_json:
-                print_result(err, result)
-            if junit is not None and (result.run_dir / "junit.xml").exists():
-                junit.parent.mkdir(parents=True, exist_ok=True)
-                junit.write_bytes((result.run_dir / "junit.xml").read_bytes())
+        # held until the process ends: a Ctrl-C after the report is written still only counts
+        with SignalGuard(restore=not _PROCESS_IS_THE_CLI) as signals:
+            for p in plans:
+                if signals.count:
+                    break                  # the operator stopped the sequence: no further experiment
+                view = LiveView(err)
+                ask = None if non_interactive or not sys.stdin.isatty() else _ask
+                options = api.RunOptions(report_dir=report_dir, confirm=confirm, ask=ask, signals=signals,
+                                         recovery_timeout=recovery_timeout, on_record=None if as_json else view)
+                with view:
+                    result = api.run_plan(p, options)
+                results.append(result)
+                _report_one(result, as_json, junit)
         if as_json:
             print(json.dumps([r.summary() for r in results], indent=1))
-        return max(r.exit_code for r in results)
+        return max((r.exit_code for r in results), default=3)      # none ran: stopped by a signal
     _guard(go, internal=3)
 
 
+def _report_one(result: Any, as_json: bool, junit: Path | None) -> None:
+    from chaosrunner.cli.console import print_result
+
+    if not as_json:
+        print_result(err, result)
+    if junit is not None and (result.run_dir / "junit.xml").exists():
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_bytes((result.run_dir / "junit.xml").read_bytes())
+
+
 @app.command()
-def schema(inventory: bool = typer.Option(False, "--inventory", help="the inventory's schema instead")) -> None:
-    """Print the JSON Schema of experiment files (or inventories), for editors and CI linting."""
+def schema(inventory: bool = typer.Option(False, "--inventory", help="the inventory's schema instead"),
+           run_record: bool = typer.Option(False, "--run-record", help="the schema of run.json (the run record)")
+           ) -> None:
+    """Print the JSON Schema of experiment files (or inventories, or run.json), for editors and CI linting."""
     def go() -> int:
+        if run_record:
+            from chaosrunner.results import RunRecord
+
+            print(json.dumps(RunRecord.run_record_schema(), indent=1))
+            return 0
+        from chaosrunner.drivers import registry
         from chaosrunner.model.experiment import Experiment, ExperimentFile
         from chaosrunner.model.targets import Inventory
 
+        registry()          # every installed driver's fault types and handles
         if inventory:
             doc: dict[str, Any] = Inventory.model_json_schema()
         else:
@@ -182,9 +204,37 @@ def schema(inventory: bool = typer.Option(False, "--inventory", help="the invent
 
 
 @app.command()
-def recover(all_entries: bool = typer.Option(False, "--all", help="also faults of runs that are still alive")) -> None:
+def recover(all_entries: bool = typer.Option(False, "--all", help="also faults of runs that are still alive"),
+            listing: bool = typer.Option(False, "--list", help="list the ledger entries and their ids; revert nothing"),
+            forget: str | None = typer.Option(None, "--forget", metavar="ID",
+                                              help="strike one entry off without reverting it (after fixing it "
+                                                   "by hand); asks to confirm, and records it"),
+            reason: str = typer.Option("", "--reason", help="with --forget: why (recorded)"),
+            yes: bool = typer.Option(False, "--yes", help="with --forget: do not ask (scripts)")) -> None:
     """Revert every fault left behind by a crashed or killed run (the ledger)."""
+    from chaosrunner.execute import recovery
+
     def go() -> int:
+        if listing:
+            return _list_ledger()
+        if forget is not None:
+            entry = recovery.find_entry(forget)
+            if entry is None:
+                err.print(f"error: no ledger entry {forget!r}; `chaosrunner recover --list` shows them", markup=False)
+                return 2
+            what = f"{entry.fault_type} on {entry.target} (run {entry.run_id})"
+            if not yes:
+                if not sys.stdin.isatty():
+                    err.print("error: --forget asks for a confirmation: run it in a terminal, or add --yes",
+                              markup=False)
+                    return 2
+                answer = _ask(f"forget {what} without reverting it? It must have been fixed by hand. Type 'forget'")
+                if answer.strip() != "forget":
+                    err.print("not forgotten", markup=False)
+                    return 2
+            log = recovery.forget(entry, reason)
+            out.print(f"forgotten: {what}; recorded in {log}", markup=False)
+            return 0
         results = api.recover(include_live=all_entries)
         if not results:
             out.print("nothing to recover: the ledger is empty", markup=False)
@@ -192,9 +242,25 @@ def recover(all_entries: bool = typer.Option(False, "--all", help="also faults o
         for r in results:
             e = r.entry
             state = "reverted" if r.ok else f"FAILED: {r.error}"
-            out.print(f"{e.fault_type} on {e.target} (run {e.run_id}, {e.fault_id}): {state}", markup=False)
+            out.print(f"{e.fault_type} on {e.target} (run {e.run_id}, {e.fault_id}): {state}", markup=False,
+                      soft_wrap=True)
         return 0 if all(r.ok for r in results) else 4
     _guard(go, internal=4)
+
+
+def _list_ledger() -> int:
+    from chaosrunner.execute import ledger, recovery
+
+    entries = ledger.read_entries()
+    if not entries:
+        out.print("the ledger is empty", markup=False)
+        return 0
+    for e in entries:                  # one line each, never cut: the id is there to be copied
+        run = "alive" if e.owner_alive() else "dead"
+        written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.written))
+        out.print(f"{recovery.entry_id(e)}  {e.fault_type} on {e.target}  {e.state}  run {e.run_id} ({run})  "
+                  f"written {written}", markup=False, soft_wrap=True)
+    return 0
 
 
 def _mount(name: str, module: str, help_text: str) -> None:
@@ -208,9 +274,17 @@ def _mount(name: str, module: str, help_text: str) -> None:
 _mount("proxy", "chaosrunner.proxy.cli", "The embedded Toxiproxy-compatible fault proxy.")
 _mount("demo", "chaosrunner.demo.cli", "The embedded demo system (the default target).")
 _mount("report", "chaosrunner.report.cli", "Render reports and the index of runs.")
+_mount("schedule", "chaosrunner.schedule.cli", "Scheduled chaos: list fire times, run the scheduler, export.")
+_mount("gameday", "chaosrunner.gameday.cli", "Game days: runbooks of phases, manual steps, expected timings.")
+
+
+_PROCESS_IS_THE_CLI = False
+"""True when this process is the ``chaosrunner`` command (not the CLI called from Python, as tests do)."""
 
 
 def main() -> None:
+    global _PROCESS_IS_THE_CLI
+    _PROCESS_IS_THE_CLI = True
     app(prog_name="chaosrunner")
 
 

@@ -16,8 +16,8 @@ from chaosrunner.probes.base import Outcome, Probe
 from chaosrunner.timeline import Sample, Timeline
 
 
-async def take_sample(probe: Probe, timeline: Timeline) -> Sample:
-    start = timeline.now()
+async def take_sample(probe: Probe, timeline: Timeline, start: float | None = None) -> Sample:
+    start = timeline.now() if start is None else start
     try:
         outcome = await asyncio.wait_for(probe.check(), probe.timeout)
     except TimeoutError:
@@ -38,6 +38,13 @@ class Sampler:
         self.probes, self.timeline, self.interval = probes, timeline, interval
         self._tasks: list[asyncio.Task[Any]] = []
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._pending: dict[str, set[float]] = {p.name: set() for p in probes}
+
+    def overdue(self, probe: str, now: float) -> list[float]:
+        """Starts of this probe's samples still unanswered one interval after they began: their
+        deadline (the next sample's) has passed, so they count as failing from then on, whatever
+        their timeout — a hung target must not look healthy until the probe gives up."""
+        return sorted(s for s in self._pending.get(probe, ()) if now - s >= self.interval)
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -61,11 +68,20 @@ class Sampler:
             k += 1
             if len(running) >= max_inflight:
                 continue                           # the probe is hung on every slot: timeouts will say so
-            task = asyncio.create_task(take_sample(probe, self.timeline))
+            task = asyncio.create_task(self._sample(probe))
             running.add(task)
             self._inflight.add(task)
             task.add_done_callback(running.discard)
             task.add_done_callback(self._inflight.discard)
+
+    async def _sample(self, probe: Probe) -> None:
+        start = self.timeline.now()
+        pending = self._pending[probe.name]
+        pending.add(start)
+        try:
+            await take_sample(probe, self.timeline, start)
+        finally:
+            pending.discard(start)
 
     async def stop(self, drain: bool = True) -> None:
         for t in self._tasks:
