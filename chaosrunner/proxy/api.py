@@ -6,7 +6,9 @@ bodies, pipelining, size limits, garbage and half-sent requests) is exactly what
 gets wrong. aiohttp is already a dependency and runs on the same loop as the data path, which
 stays on raw ``asyncio.Protocol`` transports. Routing is done here, not by aiohttp's router, so
 unknown paths and methods answer as the real server's gorilla/mux does (``404 page not found``,
-an empty 405), and every error is ``{"error": ..., "status": N}`` — never a traceback.
+an empty 405), and every error is ``{"error": ..., "status": N}`` — never a traceback. What Go's
+net/http itself answers before any handler (505 for HTTP/0.9 or 2.0, 417 for an unknown ``Expect``)
+is answered first; ``httpserver.py`` makes aiohttp's server fail as Go's does (no hang, no traceback).
 """
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from chaosrunner.proxy import gojson, metrics
 from chaosrunner.proxy.errors import BAD_REQUEST_BODY, MISSING_FIELD, ApiError, ListenError, internal
 from chaosrunner.proxy.gojson import Field
+from chaosrunner.proxy.httpserver import reading_body
 from chaosrunner.proxy.proxy import Proxy, ProxyCollection
 from chaosrunner.proxy.toxics import parse_new_toxic, parse_toxic_update
 
@@ -34,12 +38,14 @@ _PROXY_FIELDS = [Field("name", "string"), Field("listen", "string"), Field("upst
 _POPULATE_ITEM = 'struct { toxiproxy.Proxy; Enabled *bool "json:\\"enabled\\"" }'
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
-Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.BaseRequest, dict[str, str]], Awaitable[web.StreamResponse]]
 
 
 def go_json(value: Any) -> str:
     """``json.Marshal``: compact, UTF-8, with Go's HTML-safe escapes."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii():  # Go writes U+FFFD for what is not valid UTF-8 (no str here should have any)
+        text = gojson.LONE_SURROGATE.sub("\ufffd", text)
     for char, escaped in _JSON_ESCAPES.items():
         if char in text:
             text = text.replace(char, escaped)
@@ -54,6 +60,10 @@ def json_response(value: Any, status: int = 200) -> web.Response:
 _GO_HTTP_ERROR = {"X-Content-Type-Options": "nosniff"}
 
 
+# What Go's net/http answers to a request line of another major version than 1 (http1ServerSupportsRequest)
+_UNSUPPORTED_VERSION = "HTTP Version Not Supported: unsupported protocol version"
+
+
 def error_response(error: ApiError) -> web.Response:
     """What the real server's ``apiError`` sends: the JSON body through Go's ``http.Error``, which
     replaces the handler's ``application/json`` with ``text/plain``, adds ``nosniff`` and a newline."""
@@ -65,11 +75,23 @@ def no_content() -> web.Response:
     return web.Response(status=204)
 
 
-async def _body(request: web.Request) -> bytes:
+def _expects_continue(request: web.BaseRequest) -> bool:
+    return "100-continue" in (token.strip().lower() for token in request.headers.get("Expect", "").split(","))
+
+
+async def _body(request: web.BaseRequest) -> bytes:
     try:
-        return await request.read()
+        if _expects_continue(request) and request.version >= (1, 1) and request.content_length != 0:
+            # Go's server sends it when the handler starts reading the body
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0
+        return await reading_body(request)
     except web.HTTPRequestEntityTooLarge:
         raise ApiError("http: request body too large", 413) from None
+    except RequestPayloadError:
+        # The body's framing broke (a bad chunk): Go's body reader fails, the handler answers with its error.
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        raise BAD_REQUEST_BODY.joined("malformed chunked encoding" if chunked else "unexpected EOF") from None
     except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
         raise BAD_REQUEST_BODY.joined(str(exc) or "unexpected EOF") from None
 
@@ -101,11 +123,6 @@ class Api:
             (("version",), {"GET": self.version}),
         ]
 
-    def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self.dispatch)
-        return app
-
     # --- dispatch -----------------------------------------------------------------------------
     def _match(self, path: str) -> tuple[dict[str, Handler] | None, dict[str, str]]:
         parts = path.split("/")[1:] if path.startswith("/") else None
@@ -126,7 +143,16 @@ class Api:
                 return methods, params
         return None, {}
 
-    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.version.major != 1:
+            # aiohttp's parser takes HTTP/0.9 and HTTP/2.0 request lines; Go's net/http refuses them.
+            refused = web.Response(status=505, reason=_UNSUPPORTED_VERSION, text=f"505 {_UNSUPPORTED_VERSION}")
+            refused.force_close()
+            return refused
+        if request.headers.get("Expect") and not _expects_continue(request):
+            refused = web.Response(status=417)  # as Go's net/http, before any handler
+            refused.force_close()
+            return refused
         if request.headers.get("User-Agent", "").startswith("Mozilla/"):
             return web.Response(text="User agent not allowed\n", status=403, headers=_GO_HTTP_ERROR)
         path = request.path
@@ -145,16 +171,19 @@ class Api:
             return error_response(exc)
         except ListenError as exc:
             return error_response(internal(str(exc)))
+        except ConnectionError as exc:  # the client went away: nobody to answer, nothing wrong here
+            log.debug("%s %s: the client left: %r", request.method, path, exc)
+            return error_response(BAD_REQUEST_BODY.joined(str(exc)))
         except Exception as exc:  # noqa: BLE001 - the API must answer, never die or show a traceback
             log.warning("%s %s failed: %r", request.method, path, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             return error_response(internal(str(exc) or type(exc).__name__))
 
     # --- proxies ------------------------------------------------------------------------------
-    async def proxy_index(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def proxy_index(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         proxies = self.collection.proxies
         return json_response({name: proxies[name].to_json() for name in sorted(proxies)})
 
-    async def proxy_create(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def proxy_create(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         raw = await _body(request)
         fields: dict[str, Any] = {"name": "", "listen": "", "upstream": "", "enabled": True}
         error = gojson.decode_struct(_parse(raw), _PROXY_FIELDS, fields, struct="Proxy", go_type="toxiproxy.Proxy")
@@ -204,7 +233,7 @@ class Api:
                     return done, exc
         return done, None
 
-    async def populate(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def populate(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         raw = await _body(request)
         proxies: list[Proxy] = []
         try:
@@ -218,10 +247,10 @@ class Api:
         return json_response({"error": error.message, "status": error.status, "proxies": listed},
                              status=error.status)
 
-    async def proxy_show(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def proxy_show(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         return json_response(self.collection.get(params["proxy"]).to_json())
 
-    async def proxy_update(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def proxy_update(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         proxy = self.collection.get(params["proxy"])
         raw = await _body(request)
         fields: dict[str, Any] = {"name": proxy.name, "listen": proxy.listen, "upstream": proxy.upstream,
@@ -233,12 +262,12 @@ class Api:
             await proxy.update(fields["listen"], fields["upstream"], fields["enabled"])
             return json_response(proxy.to_json())
 
-    async def proxy_delete(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def proxy_delete(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         async with self.lock:
             self.collection.remove(params["proxy"])
         return no_content()
 
-    async def reset(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def reset(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         async with self.lock:
             for proxy in list(self.collection.proxies.values()):
                 if not proxy.enabled:
@@ -247,11 +276,11 @@ class Api:
         return no_content()
 
     # --- toxics -------------------------------------------------------------------------------
-    async def toxic_index(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def toxic_index(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         proxy = self.collection.get(params["proxy"])
         return json_response([t.to_json() for t in proxy.toxic_list()])
 
-    async def toxic_create(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def toxic_create(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         proxy = self.collection.get(params["proxy"])
         raw = await _body(request)
         async with self.lock:
@@ -259,11 +288,11 @@ class Api:
             proxy.add_toxic(spec)
             return json_response(spec.to_json())
 
-    async def toxic_show(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def toxic_show(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         proxy = self.collection.get(params["proxy"])
         return json_response(proxy.get_toxic(params["toxic"]).to_json())
 
-    async def toxic_update(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def toxic_update(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         proxy = self.collection.get(params["proxy"])
         proxy.get_toxic(params["toxic"])
         raw = await _body(request)
@@ -272,12 +301,12 @@ class Api:
             proxy.update_toxic(spec)
             return json_response(spec.to_json())
 
-    async def toxic_delete(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def toxic_delete(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         proxy = self.collection.get(params["proxy"])
         async with self.lock:
             proxy.remove_toxic(params["toxic"])
         return no_content()
 
-    async def version(self, request: web.Request, params: dict[str, str]) -> web.Response:
+    async def version(self, request: web.BaseRequest, params: dict[str, str]) -> web.Response:
         return web.Response(body=f'{{"version": "{TOXIPROXY_VERSION}"}}\n'.encode(),
                             headers={"Content-Type": "application/json;charset=utf-8"})

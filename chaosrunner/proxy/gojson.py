@@ -9,11 +9,13 @@ This module reproduces the parts of that behaviour the API relies on:
 - object keys match struct fields exactly or case-insensitively; the last duplicate wins;
 - ``null`` leaves a field unchanged; unknown keys are ignored;
 - a type mismatch does not stop decoding: the first one is reported after the whole value is read;
-- integers are parsed from the literal text (``1.5`` or ``1e2`` are not an int64, as in Go).
+- integers are parsed from the literal text (``1.5`` or ``1e2`` are not an int64, as in Go);
+- invalid UTF-8 and escaped lone surrogates in object keys and strings become U+FFFD, as in Go.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,20 +43,44 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_float=FloatLiteral, parse_constant=_reject_constant)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _go_strings(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys and string values have Go's U+FFFD for each escaped lone surrogate
+    (``"\\ud800"``): Python keeps the surrogate, which no UTF-8 answer could then carry."""
+    return {LONE_SURROGATE.sub("\ufffd", key): LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str)
+            else value for key, value in pairs}
+
+
+_REPAIRING_DECODER = json.JSONDecoder(parse_float=FloatLiteral, parse_constant=_reject_constant,
+                                      object_pairs_hook=_go_strings)
 
 
 class SyntaxErrorMessage(ValueError):
     """The body is not JSON; the message is what Go's decoder would say."""
 
 
+_GO_ESCAPES = {0x07: "\\a", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v",
+               0x5C: "\\\\"}
+
+
 def _quote_char(c: str) -> str:
-    if c == "'":
+    """Go's ``quoteChar``: the scanner reports a byte, shown as the rune of that value (0xC3 is 'Ã')
+    through ``strconv.Quote`` (control characters escaped, \\x00 style below 0x20 and for 0x7F)."""
+    byte = c.encode("utf-8", "surrogateescape")[0] if c else 0x20
+    if byte == 0x27:
         return "'\\''"
-    if c == '"':
+    if byte == 0x22:
         return "'\"'"
-    if c.isprintable():
-        return f"'{c}'"
-    return "'" + json.dumps(c)[1:-1] + "'"
+    if byte in _GO_ESCAPES:
+        return f"'{_GO_ESCAPES[byte]}'"
+    if byte < 0x20 or byte == 0x7F:
+        return f"'\\x{byte:02x}'"
+    if 0x80 <= byte <= 0xA0 or byte == 0xAD:  # not printable for Go's strconv.IsPrint
+        return f"'\\u{byte:04x}'"
+    return f"'{chr(byte)}'"
 
 
 def _innermost_container(doc: str, pos: int) -> str:
@@ -98,15 +124,23 @@ def _syntax_message(doc: str, exc: json.JSONDecodeError) -> str:
 
 def parse(raw: bytes) -> Any:
     """The first JSON value of ``raw``; raises :class:`SyntaxErrorMessage` with Go's wording."""
-    doc = raw.decode("utf-8", errors="replace")
+    try:
+        doc = raw.decode("utf-8")
+        repair = _SURROGATE_ESCAPE.search(doc) is not None
+    except UnicodeDecodeError:
+        # one lone surrogate per invalid byte: U+FFFD in the strings (as Go), the byte in error messages
+        doc, repair = raw.decode("utf-8", "surrogateescape"), True
     start = len(doc) - len(doc.lstrip(" \t\r\n"))
     if start == len(doc):
         raise SyntaxErrorMessage("EOF")
     try:
-        value, _end = _DECODER.raw_decode(doc, start)
+        decoder = _REPAIRING_DECODER if repair else _DECODER
+        value, _end = decoder.raw_decode(doc, start)
     except _Constant as exc:
-        raise SyntaxErrorMessage(
-            f"invalid character {_quote_char(str(exc)[0])} looking for beginning of value") from None
+        name = str(exc)
+        if name.startswith("-"):  # -Infinity: Go's scanner took the minus sign as a number's
+            raise SyntaxErrorMessage(f"invalid character {_quote_char(name[1])} in numeric literal") from None
+        raise SyntaxErrorMessage(f"invalid character {_quote_char(name[0])} looking for beginning of value") from None
     except json.JSONDecodeError as exc:
         raise SyntaxErrorMessage(_syntax_message(doc, exc)) from None
     except RecursionError:

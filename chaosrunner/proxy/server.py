@@ -55,13 +55,13 @@ class ProxyServer:
         from aiohttp import web
 
         from chaosrunner.proxy.api import Api
+        from chaosrunner.proxy.httpserver import make_runner
 
         loop = asyncio.get_running_loop()
         sock, _bound = bind_listener(join_host_port(self.host, self.port), backlog=1024)
         self.port = sock.getsockname()[1]
         self.api = Api(loop, metrics_enabled=self.metrics)
-        self._runner = web.AppRunner(self.api.make_app(), access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
+        self._runner = make_runner(self.api.dispatch)
         await self._runner.setup()
         await web.SockSite(self._runner, sock, backlog=1024).start()
         if self.config is not None:

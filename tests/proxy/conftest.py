@@ -64,3 +64,20 @@ def _no_proxy_env(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+    """A real ``chaosrunner proxy serve`` child process (metrics on), its log in a file (fuzz tests)."""
+    from .fuzzing import ServedProxy
+
+    proc = ServedProxy(tmp_path_factory.mktemp("served") / "proxy.log")
+    yield proc
+    proc.assert_quiet_log("the end of the session")
+    assert proc.stop() == 0
+
+
+@pytest.fixture(scope="session")
+def baseline(served, upstream):
+    """The served proxy's starting state for every fuzz example: ``p`` to the echo upstream, with toxics."""
+    from .fuzz_state import Baseline
+
+    return Baseline(served, upstream.address)
