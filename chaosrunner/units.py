@@ -3,16 +3,50 @@
 Durations are strings such as ``250ms``, ``30s``, ``5m``, ``1h`` or ``1m30s`` (a bare number
 means seconds); rates are ``20/s`` or ``600/m``; percentages ``80%`` (or a fraction 0..1).
 Each parser raises ``ValueError`` with a message fit to show the user (the loader adds the
-file and line).
+file and line). Every value they return is finite: ``.nan``, ``.inf``, ``"nan"`` and numbers too
+large for a float are refused here, once for every field (a field's own range is checked by
+its type in ``chaosrunner.model.base``).
 """
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|us|µs|s|m|h|d)")
 _UNIT_SECONDS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 # A week is the longest a single fault window may sensibly last; anything longer is a typo.
 MAX_DURATION_S = 7 * 86400.0
+_DURATION_EXAMPLE = "250ms, 30s, 5m or 1h"
+
+
+def quote(value: object) -> str:
+    """The value as a message quotes it: short (a 5,000-digit number is not repeated whole)."""
+    try:
+        text = repr(value)
+    except ValueError:                  # an int beyond sys.get_int_max_str_digits()
+        return "a number too large to write"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _as_float(value: int | float) -> float:
+    """A YAML number as a float; an integer too large for one is infinite (refused by the caller)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _duration_parts(text: str, value: str) -> float:
+    """Seconds of ``1m30s``: one or more number-unit parts, nothing else."""
+    pos, seconds = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or pos == 0:
+        raise ValueError(f"cannot read {quote(value)} as a duration; write e.g. {_DURATION_EXAMPLE}")
+    return seconds
 
 
 def parse_duration(value: object) -> float:
@@ -20,32 +54,25 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 30s, got {value!r}")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = _as_float(value)
     elif isinstance(value, str):
         text = value.strip().lower()
         if not text:
-            raise ValueError("empty duration; write e.g. 250ms, 30s, 5m or 1h")
+            raise ValueError(f"empty duration; write e.g. {_DURATION_EXAMPLE}")
         if text.startswith("-"):
-            raise ValueError(f"negative duration {value!r}; durations must be positive")
+            raise ValueError(f"negative duration {quote(value)}; durations must be positive")
         try:
-            seconds = float(text)
+            seconds = float(text)          # a bare number of seconds ("nan" and "inf" are refused below)
         except ValueError:
-            pos, seconds = 0, 0.0
-            for match in _DURATION_PART.finditer(text):
-                if match.start() != pos:
-                    break
-                seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-                pos = match.end()
-            if pos != len(text) or pos == 0:
-                raise ValueError(
-                    f"cannot read {value!r} as a duration; write e.g. 250ms, 30s, 5m or 1h"
-                ) from None
+            seconds = _duration_parts(text, value)
     else:
         raise ValueError(f"expected a duration such as 30s, got {type(value).__name__}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"{quote(value)} is not a finite duration; write e.g. {_DURATION_EXAMPLE}")
     if seconds < 0:
-        raise ValueError(f"negative duration {value!r}; durations must be positive")
+        raise ValueError(f"negative duration {quote(value)}; durations must be positive")
     if seconds > MAX_DURATION_S:
-        raise ValueError(f"duration {value!r} is longer than 7 days; is a unit wrong?")
+        raise ValueError(f"duration {quote(value)} is longer than 7 days; is a unit wrong?")
     return seconds
 
 
@@ -55,6 +82,8 @@ def format_duration(seconds: float | None) -> str:
         return "—"
     if seconds == float("inf"):
         return "∞"
+    if math.isnan(seconds):             # never from a file (the parsers refuse it); from arithmetic on one
+        return "—"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
@@ -71,19 +100,21 @@ def parse_rate(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a rate such as 20/s, got {value!r}")
     if isinstance(value, (int, float)):
-        rate = float(value)
+        rate = _as_float(value)
     elif isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|m|min|h))?\s*", value.lower())
         if not match:
-            raise ValueError(f"cannot read {value!r} as a rate; write e.g. 20/s or 600/m")
+            raise ValueError(f"cannot read {quote(value)} as a rate; write e.g. 20/s or 600/m")
         per = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}[match.group(2)]
         rate = float(match.group(1)) / per
     else:
         raise ValueError(f"expected a rate such as 20/s, got {type(value).__name__}")
+    if not math.isfinite(rate):
+        raise ValueError(f"{quote(value)} is not a finite rate; write e.g. 20/s or 600/m")
     if rate <= 0:
-        raise ValueError(f"rate {value!r} must be above zero")
+        raise ValueError(f"rate {quote(value)} must be above zero")
     if rate > 100_000:
-        raise ValueError(f"rate {value!r} is above 100000/s; is a unit wrong?")
+        raise ValueError(f"rate {quote(value)} is above 100000/s; is a unit wrong?")
     return rate
 
 
@@ -96,13 +127,15 @@ def parse_fraction(value: object) -> float:
         try:
             number = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
         except ValueError:
-            raise ValueError(f"cannot read {value!r} as a percentage; write e.g. 80% or 0.8") from None
+            raise ValueError(f"cannot read {quote(value)} as a percentage; write e.g. 80% or 0.8") from None
     elif isinstance(value, (int, float)):
-        number = float(value)
+        number = _as_float(value)
         if number > 1:
             number /= 100.0
     else:
         raise ValueError(f"expected a percentage such as 80%, got {type(value).__name__}")
+    if not math.isfinite(number):
+        raise ValueError(f"{quote(value)} is not a finite percentage; write e.g. 80% or 0.8")
     if not 0.0 <= number <= 1.0:
-        raise ValueError(f"percentage {value!r} must lie between 0% and 100%")
+        raise ValueError(f"percentage {quote(value)} must lie between 0% and 100%")
     return number

@@ -11,7 +11,7 @@ import time
 import pytest
 from support import run_cli, write
 
-from chaosrunner.read.documents import load_experiments
+from chaosrunner.read.documents import read_experiments
 from chaosrunner.errors import ConfigError
 from chaosrunner.read.parse import MAX_VALUES, parse_yaml
 
@@ -100,7 +100,7 @@ def test_bad_inventory_is_located_at_its_line(tmp_path, case):
     inventory, expected, where = INV_CASES[case]
     write(tmp_path / "inv.yaml", inventory)
     with pytest.raises(ConfigError) as info:
-        load_experiments(write(tmp_path / "exp.yaml", EXP))
+        read_experiments(write(tmp_path / "exp.yaml", EXP))
     text = str(info.value)
     assert expected in text and f"{where}: " in text, text
     assert "hint:" in text or "; write" in text            # every message says how to fix it

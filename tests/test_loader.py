@@ -6,7 +6,7 @@ import textwrap
 import pytest
 from support import ROOT, run_cli, write
 
-from chaosrunner.read.documents import load_experiments
+from chaosrunner.read.documents import read_experiments
 from chaosrunner.errors import ConfigError
 
 INV = """\
@@ -36,7 +36,7 @@ def folder(tmp_path):
 
 
 def test_seed_experiments_load_unchanged():
-    exps = load_experiments(ROOT / "experiments" / "seed-experiments.yaml")
+    exps = read_experiments(ROOT / "experiments" / "seed-experiments.yaml")
     assert [e.model.name for e in exps] == ["database-failure", "memory-pressure", "cascading-failure"]
     assert exps[0].model.method[0].action.duration == 300.0
     assert exps[1].model.method[0].action.consumption == pytest.approx(0.8)
@@ -140,7 +140,7 @@ def test_secrets_resolve_and_are_recorded(folder, monkeypatch):
     headers_yaml = 'headers: {X-A: "${env:CR_TOKEN}", X-B: "${file:token.txt}"}'
     f = write(folder / "exp.yaml",
               GOOD.replace('url: "${web.url}/health"', f'url: "${{web.url}}/health", {headers_yaml}'))
-    exp = load_experiments(f)[0]
+    exp = read_experiments(f)[0]
     headers = exp.model.steady_state[0].probe.headers
     assert headers == {"X-A": "s3cr3t-value", "X-B": "file-secret"}
     assert exp.secrets.redact("a s3cr3t-value b file-secret") == "a *** b ***"
@@ -165,7 +165,7 @@ def test_errors_are_sorted_and_all_reported(folder):
         sampling: {intervl: 1s}
         """))
     with pytest.raises(ConfigError) as info:
-        load_experiments(f)
+        read_experiments(f)
     text = str(info.value)
     assert text.index(":2:") < text.index(":4:") < text.index(":5:")
     assert "did you mean 'interval'" in text

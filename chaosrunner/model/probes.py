@@ -6,16 +6,18 @@ and are joined into the ``ProbeSpec`` union in ``chaosrunner.model.experiment``.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from chaosrunner.model.base import Duration, Strict, check_http_url, check_port
+from chaosrunner.model.base import FieldError, Strict, Timeout, Window, check_http_url, check_port
 
 
 class _ProbeCommon(Strict):
     name: str | None = Field(None, description="a short name; derived from the probe when omitted")
-    timeout: Duration = Field(2.0, description="how long one sample may take before it counts as failed")
+    timeout: Timeout = Field(2.0, description="how long one sample may take before it counts as failed "
+                                              "(between 1ms and 1h)")
 
 
 def check_url(value: str) -> str:
@@ -76,13 +78,14 @@ class CtkProvider(Strict):
     """A Chaos Toolkit provider, exactly as in a Chaos Toolkit experiment."""
 
     type: Literal["python", "process", "http"]
-    module: str | None = None
-    func: str | None = None
-    path: str | None = None
+    module: str | None = Field(None, pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$",
+                               description="python: the module's dotted name")
+    func: str | None = Field(None, pattern=r"^[A-Za-z_]\w*$", description="python: the function's name")
+    path: str | None = Field(None, min_length=1, description="process: the executable")
     url: str | None = None
     method: str | None = None
-    arguments: Any = None
-    timeout: float | None = None
+    arguments: Any = Field(None, description="python, http: a mapping; process: a string, list or mapping")
+    timeout: float | None = Field(None, gt=0, le=3600, description="seconds (more than 0, at most 3600)")
     headers: dict[str, str] | None = None
     expected_status: int | None = None
     secrets: list[str] | None = None
@@ -93,6 +96,13 @@ class CtkProvider(Strict):
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
             raise ValueError(f"a {self.type} provider needs {', '.join(missing)}")
+        allowed = (dict, str, list) if self.type == "process" else (dict,)
+        if self.arguments is not None and not isinstance(self.arguments, allowed):
+            raise FieldError(f"arguments: a {self.type} provider's arguments are "
+                             + ("a string, a list or a mapping" if self.type == "process" else "a mapping"),
+                             "arguments", hint="write arguments: {name: value, ...}")
+        if self.type == "http" and self.url is not None:
+            check_http_url(self.url, "an http(s) URL", "write e.g. http://127.0.0.1:8080/path")
         return self
 
     def to_activity(self, name: str, kind: str) -> dict[str, Any]:
@@ -120,7 +130,8 @@ class MetricProbeSpec(_ProbeCommon):
     source: Literal["load", "prometheus"] | None = None
     threshold: Any = Field(..., description="500ms for latencies, 1% for error_rate, a number for rps or PromQL")
     operator: Literal["<", "<=", ">", ">="] | None = None
-    window: Duration = Field(10.0, description="load source: the sliding window the metric is computed over")
+    window: Window = Field(10.0, description="load source: the sliding window the metric is computed over "
+                                             "(more than 0s, at most 1h)")
     query: str | None = Field(None, description="prometheus source: the PromQL expression")
     prometheus: str | None = Field(None, description="prometheus source: server URL (else the inventory's)")
 
@@ -135,6 +146,13 @@ class MetricProbeSpec(_ProbeCommon):
             raise ValueError("a prometheus metric probe needs query: <PromQL>")
         if self.source != "prometheus" and not self.query and not self.name:
             raise ValueError("a metric probe needs name: (p99_latency, error_rate, rps, ...) or query:")
+        if not (isinstance(self.threshold, str) and "${" in self.threshold):     # a reference: checked resolved
+            try:
+                self.threshold_value()
+            except ValueError as exc:
+                raise FieldError(f"threshold: {exc}", "threshold",
+                                 hint="a latency threshold is a duration (500ms), an error rate a percentage "
+                                      "(1%), any other metric a finite number") from None
         return self
 
     def comparison(self) -> str:
@@ -151,7 +169,15 @@ class MetricProbeSpec(_ProbeCommon):
             return units.parse_duration(self.threshold)
         if "error" in n or isinstance(self.threshold, str) and self.threshold.strip().endswith("%"):
             return units.parse_fraction(self.threshold)
-        return float(self.threshold)
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float, str)):
+            raise ValueError(f"{type(self.threshold).__name__} is not a number; write e.g. threshold: 100")
+        try:
+            value = float(self.threshold)
+        except (ValueError, OverflowError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise ValueError(f"{units.quote(self.threshold)} is not a finite number; write e.g. threshold: 100")
+        return value
 
 
 class HttpRoleSource(Strict):
@@ -173,7 +199,8 @@ class RoleProbeSpec(Strict):
     http: HttpRoleSource | None = None
     sql: SqlRoleSource | None = None
     command: str | list[str] | None = Field(None, description="a command printing the primary's name")
-    timeout: Duration = Field(2.0, description="how long one sample may take before it counts as failed")
+    timeout: Timeout = Field(2.0, description="how long one sample may take before it counts as failed "
+                                              "(between 1ms and 1h)")
 
     @model_validator(mode="after")
     def _one_source(self) -> RoleProbeSpec:

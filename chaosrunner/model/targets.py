@@ -1,20 +1,25 @@
 """The targets inventory: where things are, kept apart from what an experiment does to them.
 
 The same experiment runs against the embedded demo, docker-compose, Kubernetes or AWS by
-swapping the inventory. Each target lists the handles drivers can use (``toxiproxy``,
-``process``, ``kubernetes``, ``aws``), plain facts probes can reference (``url``, ``host``,
-``port``, anything under ``vars``), or is a ``group`` of other targets.
+swapping the inventory. Each target holds plain facts probes can reference (``url``, ``host``,
+``port``, anything under ``vars``), or is a ``group`` of other targets, and the handles drivers
+use to reach it: one key per handle, its value validated by the model the driver declares
+(``toxiproxy: {api, proxy}``, ``process: {pidfile}``, a plugin's own). ``Target`` lists the
+built-in handles; the inventory accepts every installed driver's (``chaosrunner.model.vocabulary``).
+A handle model may define ``addresses()`` (the URLs or hosts it reaches); a handle without it
+counts as reaching outside loopback, so its inventory must name its environment.
 """
 from __future__ import annotations
 
 import difflib
 import ipaddress
-from typing import Any
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from chaosrunner.model.base import FieldError, Strict, check_http_url, check_port
+from chaosrunner.model.base import FieldError, Strict, Timeout, check_http_url, check_port
+from chaosrunner.model.vocabulary import INSTALLED_TARGET
 
 
 class ToxiproxyHandle(Strict):
@@ -26,12 +31,19 @@ class ToxiproxyHandle(Strict):
     def _api_url(cls, v: str) -> str:
         return check_http_url(v, "a Toxiproxy API URL", "write e.g. http://127.0.0.1:8474")
 
+    def addresses(self) -> list[str]:
+        return [self.api]
+
 
 class ProcessHandle(Strict):
     pidfile: str | None = None
-    pid: int | None = None
+    pid: int | None = Field(None, ge=1, le=2**22, description="a process id (Linux's pid_max is at most 4194304)")
     match: str | None = Field(None, description="a substring of the command line that finds the process")
-    restart: str | list[str] | None = Field(None, description="command that starts it again (kill/restart faults)")
+    restart: str | list[str] | None = Field(
+        None, description="command that starts it again (kill/restart faults); a first word `chaosrunner` runs "
+                          "this chaosrunner (its own interpreter), whatever PATH says")
+    restart_timeout: Timeout = Field(30.0, description="how long a killed process may take to be found running "
+                                                       "again before its revert counts as failed (between 1ms and 1h)")
     cgroup: str | None = Field(None, description="cgroup v2 path; found from the pid when omitted")
 
     @model_validator(mode="after")
@@ -39,6 +51,9 @@ class ProcessHandle(Strict):
         if not (self.pidfile or self.pid or self.match):
             raise ValueError("a process handle needs pidfile:, pid: or match:")
         return self
+
+    def addresses(self) -> list[str]:
+        return []           # a process on this machine
 
 
 class KubernetesHandle(Strict):
@@ -57,6 +72,11 @@ class AwsHandle(Strict):
 
 
 class Target(Strict):
+    """One target: facts, handles (every other key), or a group. The inventory's targets are of a
+    subclass that adds the handles of installed plugin drivers."""
+
+    FACTS: ClassVar[frozenset[str]] = frozenset({"url", "host", "port", "group", "description", "vars"})
+
     url: str | None = None
     host: str | None = None
     port: int | None = None
@@ -73,15 +93,41 @@ class Target(Strict):
     def _port(cls, v: int | None) -> int | None:
         return None if v is None else check_port(v)
 
-    def handles(self) -> list[str]:
-        return [h for h in ("toxiproxy", "process", "kubernetes", "aws") if getattr(self, h) is not None]
+    @field_validator("url", "host")
+    @classmethod
+    def _address(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """Any scheme, but an address the safety gate can read (``http://[1]`` makes urlsplit raise)."""
+        if v is None or "${" in v:
+            return v
+        try:
+            _ = urlsplit(v if info.field_name == "url" or "//" in v else "//" + v).port
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not a{' URL' if info.field_name == 'url' else ' host name'} ({exc}); "
+                             f"write e.g. {'http://127.0.0.1:8080' if info.field_name == 'url' else '127.0.0.1'}"
+                             ) from None
+        return v
+
+    def handles(self) -> dict[str, BaseModel]:
+        """The handles this target carries, by key."""
+        found = {k: getattr(self, k) for k in type(self).model_fields if k not in self.FACTS}
+        return {k: v for k, v in found.items() if v is not None}
+
+    def handle(self, key: str) -> BaseModel | None:
+        """The handle under ``key`` (None when the target has none, or no such handle is installed)."""
+        return getattr(self, key) if key in type(self).model_fields and key not in self.FACTS else None
+
+
+BUILTIN_HANDLES: dict[str, type[BaseModel]] = {"toxiproxy": ToxiproxyHandle, "process": ProcessHandle}
+"""The built-in drivers' handles (kubernetes and aws are inventory keys awaiting their drivers)."""
 
 
 class Inventory(Strict):
+    model_config = ConfigDict(defer_build=True)     # its schema is built on first use, with the installed handles
+
     environment: str = Field("local", description="name of the environment; 'production' needs --confirm")
     base_url: str | None = Field(None, description="relative probe URLs (/health) resolve against this")
     prometheus: str | None = Field(None, description="Prometheus server for metric probes")
-    targets: dict[str, Target] = Field(default_factory=dict)
+    targets: dict[str, Annotated[Target, INSTALLED_TARGET]] = Field(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod
@@ -153,7 +199,10 @@ class Inventory(Strict):
 def is_loopback_url(url: str | None) -> bool:
     if not url:
         return True
-    host = urlsplit(url if "//" in url else "//" + url).hostname or ""
+    try:
+        host = urlsplit(url if "//" in url else "//" + url).hostname or ""
+    except ValueError:          # "http://[1]": not a host on this machine that we can tell
+        return False
     if host in ("localhost", ""):
         return True
     try:
@@ -163,10 +212,21 @@ def is_loopback_url(url: str | None) -> bool:
 
 
 def outside_loopback(inv: Inventory) -> list[str]:
-    """Names of targets whose addresses are not on this machine's loopback."""
+    """Names of targets whose addresses are not on this machine's loopback.
+
+    A target's addresses are its ``url``, its ``host`` and what each of its handles reaches
+    (``addresses()``); a handle that does not say (Kubernetes, AWS) reaches beyond loopback.
+    """
     out = []
     for name, t in inv.targets.items():
-        urls = [t.url, t.toxiproxy.api if t.toxiproxy else None, f"//{t.host}" if t.host else None]
-        if t.kubernetes or t.aws or not all(is_loopback_url(u) for u in urls if u):
+        urls: list[str | None] = [t.url, f"//{t.host}" if t.host else None]
+        beyond = False
+        for handle in t.handles().values():
+            reach = getattr(handle, "addresses", None)
+            if reach is None:
+                beyond = True
+            else:
+                urls += list(reach())
+        if beyond or not all(is_loopback_url(u) for u in urls if u):
             out.append(name)
     return out

@@ -17,13 +17,13 @@ with N local worker processes (``locust --processes N``) to use more than one co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from chaosrunner.errors import LoadError
-from chaosrunner.model.base import Duration, Rate, Strict
+from chaosrunner.model.base import DAY, Rate, Strict, Within
 
 
 class HttpProfile(Strict):
@@ -65,9 +65,10 @@ class HttpProfile(Strict):
 class ShapeStage(Strict):
     """One stage of a load shape: hold ``users`` (reached at ``spawn_rate``/s) for ``duration``."""
 
-    duration: Duration
+    duration: Annotated[float, Within("duration", 0.0, DAY, "a load stage's duration", low_open=True)] = Field(
+        ..., description="how long the stage lasts (more than 0s, at most 24h)")
     users: int = Field(..., ge=0)
-    spawn_rate: float = Field(..., gt=0)
+    spawn_rate: float = Field(..., gt=0, le=100_000, description="users started per second (at most 100000)")
 
 
 def _check_base_url(value: str, what: str) -> str:
@@ -86,12 +87,15 @@ class LoadSpec(Strict):
                                                  "observed (not driven) by chaosrunner")
     host: str | None = Field(None, description="base URL the users target (Locust --host)")
     users: int | None = Field(None, ge=0, description="concurrent users (not with shape)")
-    spawn_rate: float = Field(10.0, gt=0, description="users started per second")
-    rate: Rate | None = Field(None, description="fixed total task iterations per second, e.g. 200/s")
+    spawn_rate: float = Field(10.0, gt=0, le=100_000, description="users started per second (at most 100000)")
+    rate: Rate | None = Field(None, description="fixed total task iterations per second, e.g. 200/s "
+                                                "(more than 0/s, at most 100000/s)")
     shape: list[ShapeStage] | None = Field(None, min_length=1, description="load stages, run one after "
                                                                            "the other; the last one holds")
-    run_time: Duration | None = Field(None, description="how long load runs (default: the experiment's span)")
-    workers: int = Field(0, ge=0, description="0 = one Locust process; N = a Locust master and N local workers")
+    run_time: Annotated[float, Within("duration", 0.0, 7 * DAY, "load.run_time", low_open=True)] | None = Field(
+        None, description="how long load runs (more than 0s, at most 7d; default: the experiment's span)")
+    workers: int = Field(0, ge=0, le=1024, description="0 = one Locust process; N = a Locust master and N local "
+                                                        "workers (at most 1024)")
 
     @field_validator("host")
     @classmethod

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from chaosrunner.model.base import Duration, Rate, Strict
+from chaosrunner.model.base import FieldError, Rate, Strict, Timeout
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -18,12 +18,14 @@ class WriterSpec(Strict):
     url: str | None = Field(None, description="http: base URL (PUT <url>/<key>); redis: redis://host:port/db")
     dsn: str | None = Field(None, description="postgres: libpq connection string; several hosts with "
                                               "target_session_attrs=read-write follow a failover")
-    rate: Rate = Field(20.0, description="writes per second, issued on fixed deadlines")
-    timeout: Duration = Field(1.0, description="a write not acknowledged within this counts as failed")
+    rate: Rate = Field(20.0, description="writes per second, issued on fixed deadlines (more than 0/s, at most 1000/s)")
+    timeout: Timeout = Field(1.0, description="a write not acknowledged within this counts as failed "
+                                              "(between 1ms and 1h)")
     cleanup: bool = Field(False, description="delete this run's keys/rows after the read-back")
     table: str = Field("chaosrunner_writes", description="postgres: the table the writer creates and fills")
     prefix: str = Field("chaosrunner", description="http/redis: key prefix (the run id follows it)")
-    readback_timeout: Duration = Field(30.0, description="how long the read-back keeps retrying an unreachable store")
+    readback_timeout: Timeout = Field(30.0, description="how long the read-back keeps retrying an unreachable store "
+                                                        "(between 1ms and 1h)")
 
     @model_validator(mode="after")
     def _target(self) -> WriterSpec:
@@ -39,7 +41,8 @@ class WriterSpec(Strict):
         if self.type == "http" and self.url and not (self.url.startswith(("http://", "https://")) or "${" in self.url):
             raise ValueError(f"{self.url!r} is not an http(s) URL")
         if self.rate <= 0 or self.rate > 1000:
-            raise ValueError("writer rate must be between 0 and 1000/s")
+            raise FieldError(f"rate: {self.rate:g}/s is out of range: the writer's rate must be more than 0/s "
+                             "and at most 1000/s", "rate")
         return self
 
     @property

@@ -6,39 +6,29 @@ probe steps, ``pauses`` become pause steps; rollbacks become rollback actions; `
 activities are looked up by name. Chaos Toolkit substitutes ``${key}`` from its
 ``configuration`` and ``secrets``: plain values are substituted here, ``{"type": "env", "key":
 K}`` entries become chaosrunner's ``${env:K}`` (so they are treated as secrets and redacted).
+
+Errors point into the Chaos Toolkit file: a section of the wrong shape (``method: 42``) is
+refused here at its line, and the translation carries the file's positions over (``Marks``), so
+the model's own errors (a pause of ``.nan``, an unknown provider type) are located there too.
 """
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NoReturn
 
-from chaosrunner.errors import ConfigError, Location
+from chaosrunner import units
+from chaosrunner.errors import ConfigError
+from chaosrunner.read.parse import Marks
 
 _PROVIDER_KEYS = {"type", "module", "func", "path", "url", "method", "arguments", "timeout", "headers",
                   "expected_status", "secrets"}
+_ACTIVITY = "write an activity as a mapping: {type: action, name: ..., provider: {type: python, ...}} or {ref: NAME}"
+
+Path_ = tuple[Any, ...]
 
 
 def is_ctk_experiment(data: Any) -> bool:
     return isinstance(data, dict) and "title" in data and "method" in data and "name" not in data
-
-
-def _values(data: dict[str, Any]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for key, value in (data.get("configuration") or {}).items():
-        values[key] = _value(value)
-    for scope in (data.get("secrets") or {}).values():
-        if isinstance(scope, dict):
-            for key, value in scope.items():
-                values[key] = _value(value)
-    return values
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, dict) and value.get("type") == "env":
-        return "${env:%s}" % value["key"]
-    if isinstance(value, dict):
-        raise ValueError(f"configuration entries of type {value.get('type')!r} are not supported")
-    return str(value)
 
 
 def _substitute(obj: Any, values: dict[str, str]) -> Any:
@@ -51,60 +41,161 @@ def _substitute(obj: Any, values: dict[str, str]) -> Any:
     return obj
 
 
-def convert(data: dict[str, Any], file: str) -> dict[str, Any]:
-    """A Chaos Toolkit experiment as a chaosrunner experiment (raw data, ready to validate)."""
-    try:
-        values = _values(data)
-    except ValueError as exc:
-        raise ConfigError(str(exc), Location(file), "use plain values or {type: env, key: NAME}") from None
-    data = _substitute(data, values)
-    by_name: dict[str, dict[str, Any]] = {}
+class _Converter:
+    """One translation: the positions of the Chaos Toolkit file in, those of the result out."""
 
-    def resolve(activity: dict[str, Any]) -> dict[str, Any]:
+    def __init__(self, marks: Marks):
+        self.marks = marks
+        self.out = Marks(marks.file)
+        self.by_name: dict[str, tuple[dict[str, Any], Path_]] = {}
+
+    def fail(self, message: str, path: Path_, hint: str) -> NoReturn:
+        raise ConfigError(message, self.marks.at(path), hint)
+
+    def place(self, out: Path_, src: Path_) -> None:
+        """The result's ``out`` (and everything below it) stands where ``src`` stands in the file."""
+        n = len(src)
+        for into, table in ((self.out.values, self.marks.values), (self.out.keys, self.marks.keys)):
+            for path, position in table.items():
+                if path[:n] == src:
+                    into[out + path[n:]] = position
+
+    def mapping(self, value: Any, path: Path_, what: str, hint: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(f"{what} is a mapping, not {_kind(value)}", path, hint)
+        return value
+
+    def listing(self, value: Any, path: Path_, what: str, hint: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(f"{what} is a list, not {_kind(value)}", path, hint)
+        return value
+
+    def values(self, data: dict[str, Any]) -> dict[str, str]:
+        """``configuration`` and ``secrets``, as the text each ``${key}`` stands for."""
+        values: dict[str, str] = {}
+        config = self.mapping(data.get("configuration"), ("configuration",), "configuration",
+                              "write configuration: {key: value, ...}")
+        for key, value in config.items():
+            values[str(key)] = self.value(value, ("configuration", key))
+        secrets = self.mapping(data.get("secrets"), ("secrets",), "secrets", "write secrets: {scope: {key: value}}")
+        for scope_name, scope in secrets.items():
+            if isinstance(scope, dict):
+                for key, value in scope.items():
+                    values[str(key)] = self.value(value, ("secrets", scope_name, key))
+        return values
+
+    def value(self, value: Any, path: Path_) -> str:
+        if isinstance(value, dict):
+            if value.get("type") == "env" and isinstance(value.get("key"), str) and value["key"]:
+                return "${env:%s}" % value["key"]
+            self.fail(f"configuration entries of type {value.get('type')!r} are not supported"
+                      if value.get("type") != "env" else "an env entry needs key: NAME", path,
+                      "use plain values or {type: env, key: NAME}")
+        if isinstance(value, list):
+            self.fail("a configuration value is a single value, not a list", path,
+                      "use plain values or {type: env, key: NAME}")
+        return str(value)
+
+    def resolve(self, activity: Any, path: Path_) -> tuple[dict[str, Any], Path_]:
+        """The activity (a ``ref`` looked up by name) and where it is written."""
+        if not isinstance(activity, dict):
+            self.fail(f"an activity is a mapping, not {_kind(activity)}", path, _ACTIVITY)
         if "ref" in activity:
-            if activity["ref"] not in by_name:
-                raise ConfigError(f"activity reference {activity['ref']!r} names no earlier activity", Location(file))
-            return by_name[activity["ref"]]
-        by_name[activity.get("name", "")] = activity
-        return activity
+            ref = activity["ref"]
+            if not isinstance(ref, str) or ref not in self.by_name:
+                self.fail(f"activity reference {ref!r} names no earlier activity", path + ("ref",),
+                          "known: " + (", ".join(self.by_name) or "none yet (a ref follows the activity it names)"))
+            return self.by_name[ref]
+        if isinstance(activity.get("name"), str):
+            self.by_name[activity["name"]] = (activity, path)
+        return activity, path
 
-    def provider(activity: dict[str, Any]) -> dict[str, Any]:
+    def provider(self, activity: dict[str, Any], path: Path_) -> dict[str, Any]:
         prov = activity.get("provider")
         if not isinstance(prov, dict):
-            raise ConfigError(f"activity {activity.get('name')!r} has no provider", Location(file))
+            self.fail(f"activity {activity.get('name')!r} has no provider", path,
+                      "add provider: {type: python, module: ..., func: ...} (or process, http)")
         return {k: v for k, v in prov.items() if k in _PROVIDER_KEYS}
 
-    def pause(seconds: Any) -> dict[str, Any]:
-        return {"pause": float(seconds)}
+    def spec(self, activity: dict[str, Any], path: Path_) -> dict[str, Any]:
+        return {"type": "provider", "name": activity.get("name"), "provider": self.provider(activity, path)}
 
-    def steps(activities: list[dict[str, Any]], rollback: bool = False) -> list[dict[str, Any]]:
+    def steps(self, value: Any, section: str, into: str, rollback: bool = False) -> list[dict[str, Any]]:
+        activities = self.listing(value, (section,), section, f"write {section}: as a list of activities")
         out: list[dict[str, Any]] = []
-        for raw in activities:
-            act = resolve(raw)
-            pauses = act.get("pauses") or {}
-            if pauses.get("before"):
-                out.append(pause(pauses["before"]))
-            spec = {"type": "provider", "name": act.get("name"), "provider": provider(act)}
+        for i, raw in enumerate(activities):
+            act, src = self.resolve(raw, (section, i))
+            pauses = self.mapping(act.get("pauses"), src + ("pauses",), "pauses",
+                                  "write pauses: {before: SECONDS, after: SECONDS}")
+            if pauses.get("before") is not None:
+                self.place((into, len(out), "pause"), src + ("pauses", "before"))
+                out.append({"pause": pauses["before"]})
+            spec = self.spec(act, src)
             if act.get("type") == "probe" and not rollback:
+                self.place((into, len(out), "probe"), src)
                 out.append({"probe": {**spec, "tolerance": act.get("tolerance")}})
             else:
                 if act.get("background"):
-                    spec["background"] = True
+                    spec["background"] = act["background"]
+                self.place((into, len(out), "action"), src)
                 out.append({"action": spec})
-            if pauses.get("after"):
-                out.append(pause(pauses["after"]))
+            if pauses.get("after") is not None:
+                self.place((into, len(out), "pause"), src + ("pauses", "after"))
+                out.append({"pause": pauses["after"]})
         return out
 
-    hypothesis = data.get("steady-state-hypothesis") or {}
-    name = re.sub(r"[^A-Za-z0-9_.\- ]+", "-", str(data["title"])).strip("- ") or "chaos-toolkit-experiment"
-    return {
-        "name": name,
-        "description": data.get("description", ""),
-        "hypothesis": hypothesis.get("title", ""),
-        "tags": [str(t) for t in data.get("tags", [])],
-        "steady_state": [{"probe": {"type": "provider", "name": p.get("name"), "provider": provider(p),
-                                    "tolerance": p.get("tolerance")}}
-                         for p in map(resolve, hypothesis.get("probes", []))],
-        "method": steps(data.get("method") or []),
-        "rollback": steps(data.get("rollbacks") or [], rollback=True),
-    }
+    def experiment(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = _substitute(data, self.values(data))
+        title = data["title"]
+        if isinstance(title, (dict, list)) or title is None:
+            self.fail("title is the experiment's title, a line of text", ("title",), "write title: My experiment")
+        for key in ("description", "tags"):
+            self.place((key,), (key,))
+        hypothesis = self.mapping(data.get("steady-state-hypothesis"), ("steady-state-hypothesis",),
+                                  "steady-state-hypothesis",
+                                  "write steady-state-hypothesis: {title: ..., probes: [...]}")
+        probes_path = ("steady-state-hypothesis", "probes")
+        steady: list[dict[str, Any]] = []
+        for i, raw in enumerate(self.listing(hypothesis.get("probes"), probes_path, "probes",
+                                             "write probes: as a list of probe activities")):
+            probe, src = self.resolve(raw, probes_path + (i,))
+            self.place(("steady_state", len(steady), "probe"), src)
+            steady.append({"probe": {**self.spec(probe, src), "tolerance": probe.get("tolerance")}})
+        if data["method"] is None:
+            self.fail("method is empty", ("method",), "list at least one activity under method:")
+        method = self.steps(data["method"], "method", "method")
+        rollback = self.steps(data.get("rollbacks"), "rollbacks", "rollback", rollback=True)
+        tags = self.listing(data.get("tags"), ("tags",), "tags", "write tags: [a, b]")
+        name = re.sub(r"[^A-Za-z0-9_.\- ]+", "-", str(title)).strip("- ") or "chaos-toolkit-experiment"
+        hypothesis_title = hypothesis.get("title", "")
+        self.place(("hypothesis",), probes_path[:1] + ("title",))
+        self.place(("name",), ("title",))
+        return {
+            "name": name,
+            "description": data.get("description") or "",
+            "hypothesis": hypothesis_title if hypothesis_title is not None else "",
+            "tags": [str(t) if isinstance(t, (str, int, float)) else t for t in tags],
+            "steady_state": steady,
+            "method": method,
+            "rollback": rollback,
+        }
+
+
+def _kind(value: Any) -> str:
+    """What a value is, as a message names it: "a list", "a mapping", "42", "'text'"."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return units.quote(value)
+
+
+def convert(data: dict[str, Any], marks: Marks) -> tuple[dict[str, Any], Marks]:
+    """A Chaos Toolkit experiment as a chaosrunner experiment (raw data, ready to validate), and
+    the positions of its parts in the Chaos Toolkit file."""
+    converter = _Converter(marks)
+    return converter.experiment(data), converter.out

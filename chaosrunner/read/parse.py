@@ -19,7 +19,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from chaosrunner.errors import suggest, ConfigError, ConfigErrors, Location
+from chaosrunner.units import quote
 from chaosrunner.model.base import FieldError
+from chaosrunner.model.vocabulary import Installed
+from chaosrunner.read.files import UnreadableFile, read_text
 
 Path_ = tuple[Any, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -46,6 +49,8 @@ class Marks:
         return Location(self.file, *self.values.get((), (1, 1)))
 
 
+#: Half of a UTF-16 pair: a "\uD800" escape yields one, which no report, log or run.json could be written with.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: More values than any experiment or inventory holds; a file that expands beyond it is an alias bomb.
 MAX_VALUES = 100_000
 
@@ -99,7 +104,7 @@ def _construct(node: yaml.Node, path: Path_, walk: _Walk) -> Any:
                           "are used: write the content out")
     walk.marks.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-        return walk.loader.construct_object(node, deep=True)
+        return _scalar(node, walk)
     if id(node.value) in walk.open:
         raise ConfigError(f"the alias *{alias} refers to a list or mapping that contains it (a cycle)",
                           walk.where(node), "an alias cannot stand inside its own anchor (&name): write the value out")
@@ -115,7 +120,7 @@ def _construct(node: yaml.Node, path: Path_, walk: _Walk) -> Any:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise ConfigError("YAML merge keys (<<:) are not supported", walk.where(key_node),
                                   "write the keys out in this mapping")
-            key = walk.loader.construct_object(key_node, deep=True)
+            key = _scalar(key_node, walk)
             if key in out:
                 raise ConfigError(f"key {key!r} appears twice in the same mapping", walk.where(key_node),
                                   "remove one of them: YAML would silently keep only the last")
@@ -126,16 +131,56 @@ def _construct(node: yaml.Node, path: Path_, walk: _Walk) -> Any:
         walk.open.discard(id(node.value))
 
 
+def _scalar(node: yaml.Node, walk: _Walk) -> Any:
+    """A scalar's value; a value its tag cannot hold (``!!int abc``, ``!!timestamp 2020-13-45``, an
+    integer of 5,000 digits) is a located error, not a crash."""
+    try:
+        value = walk.loader.construct_object(node, deep=True)
+        if isinstance(value, str) and not value.isascii() and _SURROGATE.search(value):
+            raise ConfigError("an escape (\\uD800 to \\uDFFF) stands for half a character, not one",
+                              walk.where(node), "write the character itself, or its \\U escape (\\U0001F600)")
+        return value
+    except (yaml.YAMLError, ConfigError):
+        raise                           # located by parse_yaml
+    except Exception as exc:            # noqa: BLE001 - ValueError, KeyError, AttributeError: PyYAML's own words
+        kind = str(node.tag).rsplit(":", 1)[-1]
+        text = str(node.value)
+        shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
+        reason = str(exc).split(";")[0] if isinstance(exc, ValueError) else f"not a valid {kind}"
+        mark = node.start_mark
+        tagged = mark.buffer is not None and mark.buffer[mark.index:mark.index + 1] == "!"
+        raise ConfigError(f"cannot read {shown} as {'an' if kind[0] in 'aeiou' else 'a'} {kind} ({reason})",
+                          walk.where(node),
+                          f"write a valid {kind}, or remove the !!{kind} tag" if tagged else
+                          "write a shorter value, or quote it to keep it as text") from None
+
+
+def _here(loader: _Loader | None, file: str) -> Location:
+    """Where the loader stopped (the file alone before it started)."""
+    if loader is None:
+        return Location(file)
+    mark = loader.get_mark()
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, Marks]:
     """Parse one YAML document, returning plain data and the marks of every node."""
     marks = Marks(file)
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)          # it checks the characters: inside the try
         node = loader.get_single_node()
         if node is None:
             raise ConfigError("the file is empty", Location(file, 1, 1),
                               "write an experiment: see `chaosrunner schema`")
         data = _construct(node, (), _Walk(marks, loader))
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ConfigError(f"the file holds a control character (#x{code:04x}) that YAML does not allow",
+                          Location(file, line, column), "remove it: a YAML file is text (is this a binary file?)") \
+            from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -147,32 +192,43 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Marks]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", Location(file)) from None
     except RecursionError:
-        mark = loader.get_mark()
-        raise ConfigError("the file nests lists or mappings too deeply to read",
-                          Location(file, mark.line + 1, mark.column + 1),
+        raise ConfigError("the file nests lists or mappings too deeply to read", _here(loader, file),
                           "an experiment needs a few levels of nesting, not hundreds: check the brackets") from None
+    except ConfigError:
+        raise
+    except Exception as exc:            # noqa: BLE001 - PyYAML's scanner raises plain errors too: chr() of "\U1e400000"
+        problem = "an escape (\\U...) names no character" if "chr()" in str(exc) else str(exc)
+        raise ConfigError(f"invalid YAML: {problem}", _here(loader, file),
+                          "check the escapes (\\x, \\u, \\U) and quoting around this line") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, marks
 
 
 def read_yaml(path: Path) -> tuple[Any, Marks]:
+    """Read and parse a YAML (or JSON) file the user named: a regular file of bounded size only."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise ConfigError(f"no such file: {path}", None, "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", None) from None
+    except UnreadableFile as exc:
+        raise ConfigError(exc.problem, Location(str(path), exc.line, exc.column), exc.hint) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", Location(str(path)),
+                          "check the path and its permissions") from None
     return parse_yaml(text, str(path))
 
 
 # -- pydantic errors → ConfigErrors -------------------------------------------------------------
 
 def _unwrap(tp: Any) -> list[Any]:
-    """The concrete classes an annotation may hold (through Optional, Union, Annotated, list)."""
+    """The concrete classes an annotation may hold (through Optional, Union, Annotated, list, and the
+    installed vocabulary: the fault models of every installed driver, the target with their handles)."""
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
-        return _unwrap(typing.get_args(tp)[0])
+        installed = next((m for m in typing.get_args(tp)[1:] if isinstance(m, Installed)), None)
+        return installed.models() if installed is not None else _unwrap(typing.get_args(tp)[0])
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         return [c for a in typing.get_args(tp) for c in _unwrap(a)]
     return [tp]
@@ -259,7 +315,7 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
         tag = ctx.get("tag")
         near = suggest(str(tag), tags)
         what = "fault" if "action" in loc else "probe" if "probe" in loc else "item"
-        msg = f"unknown {what} type {tag!r}"
+        msg = f"unknown {what} type {quote(tag)}"
         hint = (f"did you mean {near!r}? " if near else "") + "known types: " + ", ".join(tags)
         return ConfigError(msg, marks.at(path + ("type",)), hint)
     if kind == "union_tag_not_found":
@@ -269,15 +325,15 @@ def _convert(err: dict[str, Any], data: Any, marks: Marks, root: type[BaseModel]
         expected = str(err.get("ctx", {}).get("expected", ""))
         options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
         near = suggest(str(got), options)
-        msg = f"{got!r} is not allowed here; expected {expected}"
+        msg = f"{quote(got)} is not allowed here; expected {expected}"
         hint = f"did you mean {near!r}?" if near else None
     elif kind.endswith("_type") or kind.endswith("_parsing"):
-        msg = f"{msg} (got {err.get('input')!r})"
+        msg = f"{msg} (got {quote(err.get('input'))})"
     elif kind == "too_short" and err.get("ctx", {}).get("actual_length") == 0:
         msg = "the list is empty"
     field_name = next((e for e in reversed(path) if isinstance(e, str)), None)   # not a union tag
     hint = hint or _hint(kind, msg, field_name, err)
-    if field_name and kind not in ("literal_error",) and not isinstance(cause, FieldError):
+    if field_name and kind not in ("literal_error",) and not (isinstance(cause, FieldError) and cause.path):
         msg = f"{field_name}: {msg}"
     return ConfigError(msg, marks.at(path), hint)
 
@@ -293,7 +349,7 @@ def _hint(kind: str, msg: str, field_name: str | None, err: dict[str, Any]) -> s
     if kind in ("string_type", "str_type"):
         if isinstance(got, (list, dict)):
             return f"write a single string here, not a {'list' if isinstance(got, list) else 'mapping'}"
-        example = _EXAMPLES.get(str(field_name), str(got) if got is not None else "...")
+        example = _EXAMPLES.get(str(field_name), str(got)[:40] if got is not None else "...")
         return f'write a string such as {key}"{example}" (quote it if it looks like a number)'
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"write a whole number, e.g. {key}8080"
