@@ -10,10 +10,11 @@ import statistics
 import urllib.request
 
 import pytest
+from pathlib import Path
 
 from chaosrunner import api
 from chaosrunner.proxy.server import start_in_thread
-from support import proxy_in_front, write
+from support import proxy_in_front, write, run_dirs
 
 pytestmark = pytest.mark.slow
 
@@ -188,3 +189,71 @@ method:
     agg = [s for s in result.data["timeline"]["load_stats"] if s["name"] == "Aggregated"]
     assert sum(s["requests"] for s in agg) > 0 and sum(s["failures"] for s in agg) == 0
     assert f'host = "{web.url}"' in (result.run_dir / "locustfile_http.py").read_text()
+
+
+@pytest.mark.slow
+def test_a_relative_report_dir_keeps_the_load_files_in_the_run_folder(tmp_path, web):
+    """`--report-dir reports` (relative, as users type it): the Locust files land in the run folder,
+    not in reports/<run-id>/reports/<run-id>/ (Locust runs inside the run folder)."""
+    import subprocess
+    import sys
+
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    write(tmp_path / "exp.yaml", LOAD_EXP.format(load="http: {host: \"${web.url}\", paths: [/]}, users: 1, "
+                                                     "rate: 5/s").replace("duration: 30s", "duration: 1s"))
+    r = subprocess.run([sys.executable, "-m", "chaosrunner.cli", "run", "exp.yaml", "--report-dir", "reports"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode in (0, 1), r.stderr
+    [run_dir] = run_dirs(tmp_path / "reports")
+    assert {"locust_stats.csv", "locust_stats_history.csv", "locust.log"} <= {f.name for f in run_dir.iterdir()}
+    assert not (run_dir / "reports").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recover_at_once", [False, True])
+def test_a_killed_runner_leaves_no_load_behind(tmp_path, web, recover_at_once):
+    """kill -9 of a run with load (a master and 2 workers): the Locust processes are in the ledger;
+    `recover` right away stops them with the fault; left alone, they quit by themselves within a few
+    seconds (the runner's heartbeat is gone), and `recover` then reverts the fault."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from support import ROOT, run_cli, wait_until
+
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n    process: {{pidfile: {web.pidfile}}}\n")
+    exp = write(tmp_path / "exp.yaml", LOAD_EXP.format(load="http: {host: \"${web.url}\", paths: [/]}, users: 2, "
+                                                            "rate: 10/s, workers: 2"))
+    run = subprocess.Popen([sys.executable, "-m", "chaosrunner.cli", "run", str(exp), "--report-dir",
+                            str(tmp_path / "reports")], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ledger = Path(os.environ["CHAOSRUNNER_STATE_DIR"]) / "ledger"
+    try:
+        wait_until(lambda: web.state() == psutil.STATUS_STOPPED, timeout=60, what="the fault under load")
+        [helper] = [json.loads(p.read_text()) for p in ledger.glob("*helper-locust.json")]
+        master = psutil.Process(helper["handle"]["data"]["pid"])
+        procs = [master] + master.children(recursive=True)
+        assert len(procs) >= 3 and "locust" in " ".join(master.cmdline()), procs   # the master, 2 workers
+        run.kill()
+        run.wait()
+        killed = time.monotonic()
+        if recover_at_once:
+            r = run_cli("recover")
+            assert r.returncode == 0 and "locust process" in r.stdout, r.stdout + r.stderr
+            alive = [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            assert not alive, alive
+            assert web.state() != psutil.STATUS_STOPPED
+        else:
+            gone, alive = psutil.wait_procs(procs, timeout=15)
+            assert not alive, f"still running {time.monotonic() - killed:.1f}s after the runner died: {alive}"
+            print(f"every Locust process gone {time.monotonic() - killed:.2f}s after kill -9 of the runner")
+            assert web.state() == psutil.STATUS_STOPPED            # the fault is still there: recover's job
+            r = run_cli("recover")
+            assert r.returncode == 0 and web.state() != psutil.STATUS_STOPPED, r.stdout + r.stderr
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert not list(ledger.glob("*.json"))

@@ -41,7 +41,7 @@ class HttpProbe:
         ok = resp.status in self.expected and (self.spec.contains is None or self.spec.contains in body)
         error = None
         if resp.status not in self.expected:
-            error = f"HTTP {resp.status} (expected {sorted(self.expected)}): {body[:200]}"
+            error = f"HTTP {resp.status} (expected {sorted(self.expected)}): {body}"     # cut once redacted
         elif not ok:
             error = f"body does not contain {self.spec.contains!r}"
         return Outcome(ok, resp.status, error)
@@ -93,8 +93,8 @@ class CommandProbe:
         code, out, err = await run_command(self.argv)
         text = out.strip()
         ok = code == self.spec.expected_exit and (self.spec.contains is None or self.spec.contains in text)
-        error = None if ok else f"exit {code}: {(err or text).strip()[:200]}"
-        return Outcome(ok, text[:200], error)
+        error = None if ok else f"exit {code}: {(err or text).strip()}"
+        return Outcome(ok, text, error)                  # both cut once redacted (RedactingProbe)
 
     async def close(self) -> None:
         return None
@@ -129,10 +129,10 @@ class ProviderProbe:
 
 
 def _short(value: Any) -> Any:
+    """A value as text (cut once redacted, by ``RedactingProbe``)."""
     if isinstance(value, (int, float, bool)) or value is None:
         return value
-    text = value if isinstance(value, str) else repr(value)
-    return text[:200]
+    return value if isinstance(value, str) else repr(value)
 
 
 register_probe("http")(HttpProbe)

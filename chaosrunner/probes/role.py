@@ -62,16 +62,16 @@ class HttpRoleProbe:
         async with self._session.get(self.url, allow_redirects=False) as resp:
             body = await resp.text(errors="replace")
         if resp.status != 200:
-            return Outcome(False, resp.status, f"HTTP {resp.status}: {body[:200]}")
+            return Outcome(False, resp.status, f"HTTP {resp.status}: {body}")     # cut once redacted
         if self.source.field is None:
             text = body.strip()
         else:
             try:
                 found = _dig(json.loads(body), self.source.field)
             except ValueError:
-                return Outcome(False, resp.status, f"body is not JSON: {body[:200]}")
+                return Outcome(False, resp.status, f"body is not JSON: {body}")
             if found is None:
-                return Outcome(False, resp.status, f"no field {self.source.field!r} in {body[:200]}")
+                return Outcome(False, resp.status, f"no field {self.source.field!r} in {body}")
             text = ",".join(map(str, found)) if isinstance(found, list) else str(found)
         return _outcome(text.replace("\n", ",").split(","), text)
 
@@ -143,7 +143,7 @@ class CommandRoleProbe:
     async def check(self) -> Outcome:
         code, out, err = await run_command(self.argv)
         if code != 0:
-            return Outcome(False, code, f"exit {code}: {err[:200]}")
+            return Outcome(False, code, f"exit {code}: {err}")
         text = out.strip()
         return _outcome(text.replace("\n", ",").split(","), text)
 

@@ -21,19 +21,128 @@ Environment read here (set by ``chaosrunner.traffic.runner``):
 - ``CHAOSRUNNER_LOAD_RATE_PER_USER``: when set, every user class gets
   ``wait_time = constant_throughput(value)`` (the load's fixed ``rate``);
 - ``CHAOSRUNNER_LOAD_SHAPE``: JSON list of ``{duration, users, spawn_rate}`` stages; defines a
-  ``LoadTestShape`` that runs them in order and holds the last one until stopped.
+  ``LoadTestShape`` that runs them in order and holds the last one until stopped;
+- ``CHAOSRUNNER_RUNNER``: ``pid:create_time`` of the chaosrunner process. Load is a fault on the
+  target like any other: when the runner is gone (``kill -9``) for ``_ORPHAN_AFTER`` seconds, every
+  Locust process (standalone, master, each worker) stops its users and quits by itself;
+- ``CHAOSRUNNER_LOAD_REDACT``: JSON list of the run's secret references (``${env:TOKEN}``,
+  ``${file:/abs/path}``), resolved here with this process' environment and files: every cell of
+  Locust's CSV files, and every name and error sent to the runner, is redacted with them (before
+  any cut);
+- ``CHAOSRUNNER_LOAD_HOST``: the host, when it holds a secret, as written with references (it is not
+  on the command line); resolved here into ``environment.host``. A user class may list attributes
+  that hold references in ``chaosrunner_refs`` (the generated http profile does): resolved here too.
+
+The references' grammar is ``chaosrunner.read.resolve``'s written form (``Secrets.referenced``): ``$$``
+is a literal ``$``. It is repeated below because this file must not import chaosrunner.
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
+import re
 import socket
 import time
+from typing import Any
 
 import gevent
+import psutil
 from locust import LoadTestShape, constant_throughput, events
 from locust.runners import MasterRunner
+
+_REF = re.compile(r"\$\$|\$\{(env|file):([^}]*)\}")
+
+
+def _resolve(text: str) -> str:
+    """``text`` with its secret references resolved (the inverse of chaosrunner's ``Secrets.referenced``)."""
+    def sub(m: re.Match) -> str:
+        if m.group(1) is None:
+            return "$"
+        if m.group(1) == "env":
+            if m.group(2) not in os.environ:
+                raise SystemExit(f"chaosrunner: environment variable {m.group(2)} is not set (needed by {m.group(0)})")
+            return os.environ[m.group(2)]
+        try:
+            with open(m.group(2), encoding="utf-8") as f:
+                return f.read().strip()
+        except OSError as exc:
+            raise SystemExit(f"chaosrunner: cannot read {m.group(2)} (needed by {m.group(0)}): {exc}") from None
+
+    return _REF.sub(sub, text)
+
+
+def _resolve_obj(value: object) -> object:
+    if isinstance(value, str):
+        return _resolve(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_resolve_obj(v) for v in value)
+    return value
+
+
+_SECRETS = sorted({_resolve(ref) for ref in json.loads(os.environ.get("CHAOSRUNNER_LOAD_REDACT") or "[]")} - {""},
+                  key=len, reverse=True)
+
+
+def _redact(text: str) -> str:
+    """Every character of every secret occurrence (overlapping ones too) replaced, each run by ``***``."""
+    if not _SECRETS or not text:
+        return text
+    spans = []
+    for v in _SECRETS:
+        i = text.find(v)
+        while i >= 0:
+            spans.append((i, i + len(v)))
+            i = text.find(v, i + 1)
+    if not spans:
+        return text
+    spans.sort()
+    out, at = [], 0
+    start, end = spans[0]
+    for a, b in spans[1:]:
+        if a <= end:
+            end = max(end, b)
+        else:
+            out += [text[at:start], "***"]
+            at, start, end = end, a, b
+    out += [text[at:start], "***", text[end:]]
+    return "".join(out)
+
+
+class _RedactingWriter:
+    """A csv writer whose every text cell is redacted (Locust's CSV files hold names, errors, tracebacks)."""
+
+    def __init__(self, writer: Any):
+        self._writer = writer
+
+    def writerow(self, row: list) -> object:
+        return self._writer.writerow([_redact(c) if isinstance(c, str) else c for c in row])
+
+    def writerows(self, rows: list) -> None:
+        for row in rows:
+            self.writerow(row)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._writer, name)
+
+
+class _RedactingCsv:
+    """Stands in for the ``csv`` module inside ``locust.stats``: its writers redact."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(csv, name)
+
+    @staticmethod
+    def writer(*args: Any, **kwargs: Any) -> _RedactingWriter:
+        return _RedactingWriter(csv.writer(*args, **kwargs))
+
+
+if _SECRETS:
+    import locust.stats
+
+    locust.stats.csv = _RedactingCsv()  # type: ignore[assignment]
+
 
 _buckets: dict[int, dict[tuple[str, str], list]] = {}
 _state: dict[str, object] = {"sock": None, "env": None}
@@ -72,7 +181,8 @@ def _on_request(request_type: str, name: str, response_time: float, exception: o
     row[0] += 1
     if exception is not None:
         row[1] += 1
-        error = f"{request_type} {url or name}: {exception!r}"[:300]     # the full URL names the host
+        # the full URL names the host; redacted before it is cut, so no cut splits a secret
+        error = _redact(f"{request_type} {url or name}: {exception!r}")[:300]
         if error in _errors or len(_errors) < _MAX_ERRORS:
             _errors[error] = _errors.get(error, 0) + 1
     row[2] += rt
@@ -126,7 +236,7 @@ def _emit(pid: int, sec: int, bucket: dict[tuple[str, str], list], environment: 
         "sent": time.monotonic(),
         "users": getattr(runner, "user_count", 0),
         # histogram bins in 0.1 ms units
-        "stats": {f"{k[0]} {k[1]}": [r[0], r[1], r[2], r[3], [[b, c] for b, c in r[4].items()]]
+        "stats": {_redact(f"{k[0]} {k[1]}"): [r[0], r[1], r[2], r[3], [[b, c] for b, c in r[4].items()]]
                   for k, r in bucket.items()},
     }
     if _errors:
@@ -135,8 +245,46 @@ def _emit(pid: int, sec: int, bucket: dict[tuple[str, str], list], environment: 
     _send((json.dumps(record, separators=(",", ":")) + "\n").encode())
 
 
+_ORPHAN_AFTER = 2.0
+
+
+def _runner_alive(pid: int, created: float) -> bool:
+    try:
+        return abs(psutil.Process(pid).create_time() - created) < 0.01
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _watch_runner(environment: object, pid: int, created: float) -> None:
+    """Quit when the runner has been gone for ``_ORPHAN_AFTER`` s: no load outlives its run."""
+    gone_since = None
+    while True:
+        gevent.sleep(0.25)
+        if _runner_alive(pid, created):
+            gone_since = None
+            continue
+        gone_since = gone_since or time.monotonic()
+        if time.monotonic() - gone_since >= _ORPHAN_AFTER:
+            runner = getattr(environment, "runner", None)
+            try:
+                if runner is not None:
+                    runner.quit()
+            finally:
+                os._exit(0)
+
+
 @events.init.add_listener
 def _on_init(environment: object, **_: object) -> None:
+    host = os.environ.get("CHAOSRUNNER_LOAD_HOST")
+    if host:
+        environment.host = _resolve(host)  # type: ignore[attr-defined]
+    for user_class in getattr(environment, "user_classes", []):
+        for attr in getattr(user_class, "chaosrunner_refs", ()):
+            setattr(user_class, attr, _resolve_obj(getattr(user_class, attr)))
+    owner = os.environ.get("CHAOSRUNNER_RUNNER")
+    if owner:
+        pid, _sep, created = owner.partition(":")
+        gevent.spawn(_watch_runner, environment, int(pid), float(created))
     rate = os.environ.get("CHAOSRUNNER_LOAD_RATE_PER_USER")
     if rate:
         for user_class in getattr(environment, "user_classes", []):
