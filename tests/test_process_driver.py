@@ -1,10 +1,12 @@
 """The process driver against a real service: kill with a restart command, restart, stop/cont."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -77,3 +79,59 @@ def test_restart_without_command_is_a_plan_error(tmp_path, web):
     with pytest.raises(Exception, match="needs process.restart"):
         api.plan(exp)
     assert web.state() != psutil.STATUS_STOPPED and web.proc.poll() is None
+
+
+def _kill_with(tmp_path, web, restart: str, extra: str = "") -> object:
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n"
+                                 f"    process: {{pidfile: {web.pidfile}, restart: {restart}{extra}}}\n")
+    return write(tmp_path / "exp.yaml", """\
+name: web-kill
+targets: inv.yaml
+steady_state:
+  - probe: {type: http, url: "${web.url}/health", timeout: 500ms}
+method:
+  - action: {type: process, operation: kill, target: web, duration: 1s}
+sampling: {interval: 100ms, stable_for: 300ms}
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("restart,why", [('"/nonexistent"', "exited with 127"), ("[/bin/false]", "exited with 1"),
+                                         ("[/bin/true]", "did not come back within 2s")])
+def test_a_restart_that_does_not_bring_the_process_back_is_a_revert_failure(tmp_path, web, restart, why):
+    """The kill's revert must show the process running again; else exit 4 and the entry stays, until a
+    human fixes it and says so with `recover --forget` (listed by `recover --list`, recorded)."""
+    from support import run_cli
+
+    exp = _kill_with(tmp_path, web, restart, ", restart_timeout: 2s")
+    r = run_cli("run", str(exp), "--report-dir", str(tmp_path / "reports"))
+    assert r.returncode == 4 and why in " ".join((r.stderr + r.stdout).split()), (r.returncode, r.stderr[-1500:])
+    assert web.proc.poll() is not None                                  # still dead: nothing claimed otherwise
+    [entry] = [p.stem for p in (Path(os.environ["CHAOSRUNNER_STATE_DIR"]) / "ledger").glob("*.json")]
+    listed = run_cli("recover", "--list")
+    assert listed.returncode == 0 and entry in listed.stdout and "dead" in listed.stdout, listed.stdout
+    again = run_cli("recover")
+    assert again.returncode == 4 and f"recover --forget {entry}" in " ".join(again.stdout.split()), again.stdout
+    refused = run_cli("run", str(exp), "--report-dir", str(tmp_path / "reports2"))
+    assert refused.returncode == 4 and "chaosrunner recover" in refused.stderr
+    no_tty = run_cli("recover", "--forget", entry)                      # no terminal to confirm in
+    assert no_tty.returncode == 2 and "--yes" in no_tty.stderr
+    done = run_cli("recover", "--forget", entry, "--yes", "--reason", "restarted web by hand")
+    assert done.returncode == 0 and "forgotten" in done.stdout, done.stdout + done.stderr
+    log = Path(os.environ["CHAOSRUNNER_STATE_DIR"]) / "forgotten.jsonl"
+    [record] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["id"] == entry and record["reason"] == "restarted web by hand" and record["fault_type"] == "process"
+    assert run_cli("recover").stdout.startswith("nothing to recover")
+
+
+@pytest.mark.slow
+def test_a_kill_without_restart_command_is_reverted_only_if_the_process_comes_back(tmp_path, web):
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n"
+                                 f"    process: {{pidfile: {web.pidfile}, restart_timeout: 1s}}\n")
+    exp = _kill_with(tmp_path, web, "x")
+    write(tmp_path / "inv.yaml", f"targets:\n  web:\n    url: {web.url}\n"
+                                 f"    process: {{pidfile: {web.pidfile}, restart_timeout: 1s}}\n")
+    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "r", render_report=False,
+                                                   handle_signals=False))
+    assert result.status == "revert_failed" and result.exit_code == 4
+    assert "did not come back within 1s" in result.data["revert_failures"][0]

@@ -1,6 +1,8 @@
 """Every ready experiment runs on the embedded demo and ends with the verdict its file predicts.
 
-They run one after another on ONE demo, as a user runs them: each must leave the demo as it
+They run one after another on ONE demo, as a user runs them — the venv's `chaosrunner` called by
+absolute path, with a PATH that holds no venv (a restart command that needed `python` to be
+chaosrunner's interpreter once passed here only because it was never checked). Each must leave the demo as it
 found it (healthy, store-a the store primary, every proxy enabled and without toxics, traffic in
 region r1) — the failover experiments end with a switchover back to store-a. The demo runs on
 free ports (its own inventory is passed with --targets). db-failover-sync is written for
@@ -9,12 +11,17 @@ free ports (its own inventory is passed with --targets). db-failover-sync is wri
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from chaosrunner import api
+from chaosrunner.results import read_run_record
 from chaosrunner.demo import demo_status, start_demo, stop_demo
-from support import ROOT
+from support import ROOT, run_dirs
 from demo.helpers import HTTP_NOT_YET, get_json, wait_until
 
 pytestmark = pytest.mark.slow
@@ -48,10 +55,22 @@ def sync_demo(tmp_path_factory):
     stop_demo(d.dir)
 
 
+CHAOSRUNNER = Path(sys.executable).parent / "chaosrunner"         # the venv's console script
+CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"           # no venv on it: a user who did not activate it
+
+
 def run_on(demo, name: str, tmp_path):
-    [result] = api.run(ROOT / "experiments" / f"{name}.yaml", targets=demo.inventory_path,
-                       options=api.RunOptions(report_dir=tmp_path / "reports", handle_signals=False))
-    return result
+    """`.venv/bin/chaosrunner run` by absolute path; the result as the run record says it."""
+    reports = tmp_path / "reports"
+    r = subprocess.run([str(CHAOSRUNNER), "run", str(ROOT / "experiments" / f"{name}.yaml"), "--targets",
+                        str(demo.inventory_path), "--report-dir", str(reports), "--non-interactive"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PATH": CLEAN_PATH})
+    [run_dir] = run_dirs(reports)
+    record = read_run_record(run_dir / "run.json")
+    assert r.returncode == record.exit_code, (r.returncode, r.stderr[-2000:])
+    return SimpleNamespace(status=record.status, verdicts=record.verdicts, abort_reason=record.abort_reason,
+                           run_dir=run_dir, data=json.loads((run_dir / "run.json").read_text()))
 
 
 def assert_as_found(demo, after: str) -> None:

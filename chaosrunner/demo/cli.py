@@ -137,7 +137,6 @@ def inventory(portable: bool = typer.Option(True, "--portable/--absolute"),
 
     from chaosrunner.demo import inventory as inv
 
-    data = inv.inventory(inv.DEFAULT_PORTS, dir if portable else dir.resolve(), portable=portable,
-                         python="python" if portable else __import__("sys").executable)
+    data = inv.inventory(inv.DEFAULT_PORTS, dir if portable else dir.resolve(), portable=portable)
     typer.echo(inv.COMMITTED_HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120),
                nl=False)

@@ -122,13 +122,16 @@ def commands(ports: dict[str, int], demo_dir: Path, *, sync: bool, failback: boo
     }
 
 
-def inventory(ports: dict[str, int], demo_dir: Path, *, portable: bool = False,
-              python: str = sys.executable) -> dict[str, Any]:
-    """The targets inventory. ``portable``: the committed form (command-line matches, relative dir)."""
+def inventory(ports: dict[str, int], demo_dir: Path, *, portable: bool = False) -> dict[str, Any]:
+    """The targets inventory. ``portable``: the committed form (command-line matches, relative dir).
+
+    A component is restarted with ``chaosrunner demo restart``: the process driver runs a leading
+    ``chaosrunner`` with its own interpreter, so the inventory works whatever PATH holds (a venv
+    that is not activated, the README's ``.venv/bin/chaosrunner``)."""
     api = url(ports, "proxy_api")
 
     def process(component: str) -> dict[str, Any]:
-        restart = [python, "-m", "chaosrunner.demo", "restart", component, "--dir", str(demo_dir)]
+        restart = ["chaosrunner", "demo", "restart", component, "--dir", str(demo_dir)]
         if portable:
             module = "proxy serve --host 127.0.0.1" if component == "proxy" else \
                 f"demo.{component.split('-')[0]}"

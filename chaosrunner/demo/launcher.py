@@ -11,7 +11,7 @@ Layout of the demo directory: ``demo.json`` (ports, options, each component's co
 
 Every component runs in its own session (it outlives the command that started it) and writes
 its own pid file once it listens, so a component restarted by a fault driver
-(``python -m chaosrunner.demo restart <component> --dir D``) is found like the original. A pid
+(``chaosrunner demo restart <component> --dir D``) is found like the original. A pid
 file whose process is gone, or is another program now, is stale: it is removed. ``up`` on a
 running demo says where it is and restarts only the components that died. ``down`` stops every
 process whose command line names this demo directory (pid files are not trusted alone: a

@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import psutil
 
 from chaosrunner.drivers.base import Driver, Handle, PlannedFault
 from chaosrunner.drivers.targets import cgroup_of, find_process
 from chaosrunner.errors import DriverError
+from chaosrunner.model.faults import ResourceFault
+from chaosrunner.model.targets import ProcessHandle
 
 # never take the machine below this much available memory, whatever the experiment asks
 SAFETY_MARGIN = 256 * 1024 * 1024
@@ -27,11 +28,12 @@ HOLD_WITHOUT_DURATION = 24 * 3600.0
 
 class ResourceDriver(Driver):
     name = "resource"
-    fault_types = ("resource",)
-    handle = "process"
+    fault_models = (ResourceFault,)
+    handle = "process"            # the process driver's handle: it finds the target's cgroup
+    handle_model = ProcessHandle
 
     def check(self, fault: PlannedFault) -> None:
-        fault.process()       # needed to find the target's cgroup
+        fault.handle()
 
     def describe(self, fault: PlannedFault) -> tuple[str, str]:
         spec = fault.spec
@@ -41,7 +43,7 @@ class ResourceDriver(Driver):
 
     def inject(self, fault: PlannedFault) -> Handle:
         spec = fault.spec
-        proc = find_process(fault.process(), fault.target_name)
+        proc = find_process(fault.handle(), fault.target_name)
         cg = cgroup_of(proc.pid)
         args = [sys.executable, "-m", "chaosrunner.drivers.pressure", "--parent", str(os.getpid()),
                 "--hold", str(spec.duration or HOLD_WITHOUT_DURATION)]
@@ -76,21 +78,23 @@ class ResourceDriver(Driver):
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type, {"pid": -1, "create_time": 0})
 
     def revert(self, handle: Handle) -> None:
+        """Kill the hog and its children, and see every one of them gone (else DriverError)."""
         if handle.data.get("pid", -1) < 0:
             return
         try:
             hp = psutil.Process(handle.data["pid"])
             if abs(hp.create_time() - handle.data["create_time"]) > 0.01:
                 return
-            for child in hp.children(recursive=True):
-                child.kill()
-            hp.kill()
-            deadline = time.monotonic() + 5
-            while hp.is_running() and hp.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
-                time.sleep(0.02)
-            try:
-                os.waitpid(hp.pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+            members = [hp] + hp.children(recursive=True)
         except psutil.NoSuchProcess:
-            pass
+            return
+        for m in members:
+            try:
+                m.kill()
+            except psutil.NoSuchProcess:
+                pass
+        _gone, alive = psutil.wait_procs(members, timeout=5)     # reaps those that are our children
+        alive = [m for m in alive if m.is_running() and m.status() != psutil.STATUS_ZOMBIE]
+        if alive:
+            raise DriverError(f"the {handle.data.get('resource', 'pressure')} hog survived SIGKILL: "
+                              f"{[m.pid for m in alive]}", target=handle.target)

@@ -33,6 +33,8 @@ from toxiproxy.server import Toxiproxy
 
 from chaosrunner.drivers.base import Driver, Handle, PlannedFault
 from chaosrunner.errors import DriverError
+from chaosrunner.model.faults import ErrorFault, LatencyFault, NetworkFault
+from chaosrunner.model.targets import ToxiproxyHandle
 
 _LOCK = threading.RLock()
 PREFIX = "chaosrunner-"
@@ -113,17 +115,18 @@ def _describe_toxic(toxic: dict[str, Any]) -> str:
 
 class ToxiproxyDriver(Driver):
     name = "toxiproxy"
-    fault_types = ("network", "latency", "error")
+    fault_models = (NetworkFault, LatencyFault, ErrorFault)
     handle = "toxiproxy"
+    handle_model = ToxiproxyHandle
 
     def check(self, fault: PlannedFault) -> None:
-        fault.toxiproxy()
+        fault.handle()
 
     def describe(self, fault: PlannedFault) -> tuple[str, str]:
-        h = fault.toxiproxy()
+        h: ToxiproxyHandle = fault.handle()
         where = f"proxy {h.proxy} at {h.api}"
         spec = fault.spec
-        if spec.type == "network" and spec.operation == "restore":
+        if spec.undoes():
             return (f"enable {where} and remove chaosrunner's toxics", "nothing")
         if spec.type == "network" and spec.operation == "partition" and getattr(spec, "mode", "refuse") == "refuse":
             return (f"disable {where}", f"enable {where}")
@@ -134,12 +137,12 @@ class ToxiproxyDriver(Driver):
         return ToxiproxyClient(api, timeout)
 
     def inject(self, fault: PlannedFault) -> Handle:
-        h = fault.toxiproxy()
+        h: ToxiproxyHandle = fault.handle()
         client = self._client(h.api, fault.spec.timeout)
         proxy = client.proxy(h.proxy)
         spec = fault.spec
         data: dict[str, Any] = {"api": h.api, "proxy": h.proxy, "toxics": [], "disabled": False}
-        if spec.type == "network" and spec.operation == "restore":
+        if spec.undoes():
             self._restore(client, proxy)
             data["noop"] = True
         elif spec.type == "network" and spec.operation == "partition" and getattr(spec, "mode", "refuse") == "refuse":
@@ -155,7 +158,7 @@ class ToxiproxyDriver(Driver):
         return Handle(fault.fault_id, self.name, fault.target_name, fault.type, data)
 
     def handle_from_intent(self, fault: PlannedFault) -> Handle | None:
-        h = fault.toxiproxy()
+        h: ToxiproxyHandle = fault.handle()
         spec = fault.spec
         partition = (spec.type == "network" and spec.operation == "partition"
                      and getattr(spec, "mode", "refuse") == "refuse")
@@ -190,6 +193,12 @@ class ToxiproxyDriver(Driver):
                 client.call(f"remove toxic {name}", proxy.destroy_toxic, name)
             except NotFound:
                 pass
+        # a revert shows its effect: read the proxy back (enabled, none of our toxics left)
+        after = client.proxy(data["proxy"])
+        left = sorted(set(data.get("toxics", [])) & set(client.call("list toxics", after.toxics)))
+        if left or (data.get("disabled") and not after.enabled):
+            raise DriverError(f"proxy {data['proxy']} still " + ("disabled" if not after.enabled else
+                              f"has toxics {', '.join(left)}") + " after the revert", target=handle.target)
 
     def active_toxics(self, api: str, proxy_name: str) -> dict[str, Any]:
         client = self._client(api, 5.0)

@@ -2,26 +2,17 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from support import wait_http
+from support import prometheus_scraping, set_gauge
 
-from chaosrunner.demo.inventory import free_ports
 from chaosrunner.errors import ProbeError
 from chaosrunner.model.probes import MetricProbeSpec
 from chaosrunner.probes import ProbeContext, build_probe
 from chaosrunner.probes.metric import evaluate_load
 from chaosrunner.timeline import LoadStat, Timeline
-
-SERVER = Path(__file__).resolve().parent.parent / "load" / "delay_server.py"
-
 
 def spec(**kw: object) -> MetricProbeSpec:
     return MetricProbeSpec.model_validate({"type": "metric", **kw})
@@ -82,34 +73,8 @@ def test_load_source_reports_values_and_clear_errors() -> None:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    if not shutil.which("prometheus"):
-        pytest.skip("Debian's prometheus binary is not installed")
-    tmp = tmp_path_factory.mktemp("prom")
-    app_port, prom_port = free_ports(2)                      # distinct: held together
-    app = subprocess.Popen([sys.executable, str(SERVER), str(app_port)])
-    (tmp / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: app\n    static_configs: [{{targets: ['127.0.0.1:{app_port}']}}]\n")
-    prom = subprocess.Popen(["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
-                            stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "wb"))
-    app_url, prom_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{prom_port}"
-    try:
-        wait_http(app_url + "/metrics", proc=app)
-        wait_http(prom_url + "/-/ready", proc=prom)
-        yield app_url, prom_url
-    finally:
-        for proc in (prom, app):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def set_gauge(app_url: str, value: float) -> None:
-    urllib.request.urlopen(urllib.request.Request(f"{app_url}/_gauge?value={value}", method="POST"), timeout=5).read()
+    with prometheus_scraping(tmp_path_factory.mktemp("prom")) as urls:
+        yield urls
 
 
 def wait_probe(probe_spec: MetricProbeSpec, ctx: ProbeContext, ok: bool, timeout: float = 30.0):
