@@ -1,0 +1,109 @@
+"""The game-day script on a fault session over the in-memory system: phases on the compressed
+clock, revert by id, faults reverted at the end, --from-phase, a critical wait that times out
+aborting the day with every fault reverted, manual steps answered unattended."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from chaosrunner.execute.ledger import Ledger
+from chaosrunner.execute.session import FaultSession
+from chaosrunner.gameday.read import read_gameday
+from chaosrunner.gameday.script import GameDayOutcome, GameDayScript
+from chaosrunner.probes import ProbeContext
+from chaosrunner.testing import MemorySystem, StaticProbe, memory_drivers
+from chaosrunner.timeline import EventKind, Timeline
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DAY = f"""\
+kind: GameDay
+name: memory-day
+targets: {ROOT / "targets" / "demo.yaml"}
+sampling: {{interval: 20ms, stable_for: 60ms}}
+steady_state:
+  - probe: {{type: http, name: health, url: /health}}
+phases:
+  - name: one
+    at: T+0
+    steps:
+      - id: cut
+        action: {{type: network, target: api-r1, operation: partition}}
+      - id: slow
+        action: {{type: latency, target: api-r2, delay: 1s}}
+      - wait_until: {{probe: health, state: failing, timeout: 10s}}
+      - revert: cut
+      - wait_until: {{probe: health, state: ok, timeout: 10s}}
+  - name: two
+    at: T+10s
+    steps:
+      - manual: {{text: "confirm me", auto: confirm}}
+      - manual: {{text: "skip me", auto: skip}}
+      - check: {{probe: health, state: ok}}
+  - name: three
+    at: T+20s
+    steps:
+      - note: last phase
+      - wait_until: {{probe: health, state: failing, timeout: 30s, critical: {{critical}}}}
+"""
+
+
+def run_day(tmp_path: Path, *, critical: bool = False, scale: float = 0.01, from_phase: int = 1,
+            ) -> tuple[GameDayOutcome, Timeline, MemorySystem, FaultSession]:
+    path = tmp_path / "day.yaml"
+    path.write_text(DAY.replace("{critical}", "true" if critical else "false"))
+    day = read_gameday(path)
+    system = MemorySystem()
+    tl = Timeline()
+    probes = [StaticProbe("health", system, "api-r1")]
+
+    async def go() -> tuple[GameDayOutcome, FaultSession]:
+        session = FaultSession(tl, Ledger(run_id="memory-day"), probes, interval=0.02,  # type: ignore[list-item]
+                               drivers=memory_drivers(system))
+        async with session:
+            out = await GameDayScript(day, ProbeContext(timeline=tl), time_scale=scale,
+                                      from_phase=from_phase, settle_timeout=2).run(session)
+        return out, session
+
+    out, session = asyncio.run(go())
+    return out, tl, system, session
+
+
+def test_phases_on_the_compressed_clock(tmp_path, isolated_state):
+    out, tl, system, _ = run_day(tmp_path)
+    assert [p.name for p in out.phases] == ["one", "two", "three"]
+    assert out.t0 is not None
+    starts = {p.name: p.started - out.t0 for p in out.phases}      # type: ignore[operator]
+    assert 0.1 <= starts["two"] < 0.1 + 0.05 and 0.2 <= starts["three"] < 0.2 + 0.05, starts
+    steps = [(s.kind, s.status) for p in out.phases for s in p.steps]
+    assert steps == [("action", "done"), ("action", "done"), ("wait_until", "passed"), ("revert", "done"),
+                     ("wait_until", "passed"), ("manual", "confirmed"), ("manual", "skipped"), ("check", "passed"),
+                     ("note", "done"), ("wait_until", "timeout")]
+    # the last wait: 30s × 0.01 = 0.3s, recorded with the scale
+    last = out.phases[-1].steps[-1]
+    assert 0.3 <= (last.took or 0) < 0.4 and "×0.01" in last.detail
+    # `revert: cut` reverted api-r1's fault then; the latency on api-r2 at the end of the day
+    by = {e.data["target"]: e.data["by"] for e in tl.events_of(EventKind.FAULT_REVERTED)}
+    assert by == {"api-r1": "revert step", "api-r2": "end of game day"}
+    assert system.faults == {} and out.aborted is None and out.steady_after
+    answers = [(e.data["answer"], e.data["by"]) for e in tl.events_of(EventKind.MANUAL)]
+    assert answers == [("confirm", "auto"), ("skip", "auto")]
+
+
+def test_a_critical_wait_that_times_out_aborts_and_reverts(tmp_path, isolated_state):
+    out, tl, system, session = run_day(tmp_path, critical=True, from_phase=3)
+    assert [p.name for p in out.phases] == ["three"]          # --from-phase 3
+    assert out.aborted is not None and "critical wait_until timed out" in out.aborted
+    assert system.faults == {} and not session.active
+    assert not list((isolated_state / "ledger").glob("*.json"))
+
+
+def test_from_phase_moves_t0_back_so_the_phase_starts_at_once(tmp_path, isolated_state):
+    out, tl, system, _ = run_day(tmp_path, from_phase=2, scale=0.01)
+    assert [p.name for p in out.phases][:1] == ["two"]
+    assert out.t0 is not None and out.phases[0].started is not None
+    assert abs(out.phases[0].started - out.t0 - 0.1) < 0.01       # "two" is at T+10s ×0.01, reached at once
+    assert 0.2 <= (out.phases[1].started or 0) - out.t0 < 0.25      # "three" keeps its place after it
+    first = next(e for e in tl.events_of(EventKind.PHASE_STARTED) if e.data.get("phase") == "two")
+    before = next(e for e in tl.events_of(EventKind.PHASE_STARTED) if e.data.get("phase") == "steady-state-before")
+    assert first.t - before.t < 0.05
