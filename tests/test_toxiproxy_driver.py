@@ -226,3 +226,28 @@ def test_a_silent_api_times_out_within_the_fault_timeout(silent_api, monkeypatch
     with pytest.raises(DriverError, match="timed out|Timeout"):
         ToxiproxyDriver().inject(planned(silent_api, operation="partition", timeout="500ms"))
     assert time.monotonic() - start < 4.0                # the 500 ms fault timeout; untimed would hang
+
+
+def test_a_blackholed_target_trips_probe_failing_for_at_its_limit_not_at_the_probe_timeout(tmp_path, proxied):
+    """The reproduction: probe_failing_for 2s, a blackholed target, probe timeout 5s. The run used to
+    abort at 5.28 s (a sample counted as failing only once it timed out); now a sample still
+    unanswered past its deadline counts as failing, so it aborts about 2 s after the fault."""
+    exp = write(tmp_path / "exp.yaml", """\
+name: blackhole
+targets: inv.yaml
+steady_state:
+  - probe: {type: http, url: "${web.url}/health", timeout: 5s}
+method:
+  - action: {type: network, operation: partition, mode: blackhole, target: web, duration: 60s}
+abort_when: [{probe_failing_for: 2s}]
+sampling: {interval: 250ms, stable_for: 500ms}
+""")
+    [result] = api.run(exp, options=api.RunOptions(report_dir=tmp_path / "r", render_report=False,
+                                                   handle_signals=False))
+    events = result.data["timeline"]["events"]
+    t_in = next(e["t"] for e in events if e["kind"] == "fault_injected")
+    abort = next(e for e in events if e["kind"] == "abort")
+    assert result.status == "aborted" and "failing for" in abort["data"]["reason"]
+    assert 1.9 <= abort["t"] - t_in < 3.5, abort["t"] - t_in
+    after = call(proxied.api_url + "/proxies/web")
+    assert after["enabled"] is True and after["toxics"] == []
