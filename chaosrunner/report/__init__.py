@@ -10,9 +10,18 @@ Every renderer takes the typed run record (``chaosrunner.results.RunRecord``), n
 """
 from __future__ import annotations
 
-from chaosrunner.report.index import render_index
-from chaosrunner.report.junit import junit_xml
-from chaosrunner.report.render import render_run, report_html, write_run_outputs
-from chaosrunner.report.summary import summary_markdown
+from importlib import import_module
+from typing import Any
+
+# imported on first use: the renderers bring Jinja2 and matplotlib (half a second), which the
+# command line must not pay for every command (it mounts `report` among its subcommands)
+_HOMES = {"render_index": "index", "junit_xml": "junit", "render_run": "render", "report_html": "render",
+          "write_run_outputs": "render", "summary_markdown": "summary"}
 
 __all__ = ["junit_xml", "render_index", "render_run", "report_html", "summary_markdown", "write_run_outputs"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f"chaosrunner.report.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'chaosrunner.report' has no attribute {name!r}")
