@@ -32,9 +32,10 @@ class SignalGuard:
     """Counts the run's signals; hands them to the fault session while its event loop runs."""
 
     def __init__(self, say: Callable[[str], None] | None = None, *, restore: bool = True):
-        """``restore=False``: leave the handlers on when the guard is left, for a command line whose
-        process ends right after (a late Ctrl-C during the interpreter's shutdown then only counts,
-        instead of turning exit 3 into death by SIGINT)."""
+        """``restore=False``: when the guard is left, ignore these signals instead of restoring the old
+        handlers — for a command line whose process ends right after, its work done: a late Ctrl-C
+        during the interpreter's shutdown (which resets Python's own handlers) must not turn exit 3
+        into death by SIGINT."""
         self.restore = restore
         self.count = 0
         self.first: str | None = None
@@ -52,10 +53,9 @@ class SignalGuard:
 
     def __exit__(self, *exc: object) -> None:
         self.detach()
-        if self.restore:
-            for sig, old in self._saved.items():
-                signal.signal(sig, old)
-            self._saved.clear()
+        for sig, old in self._saved.items():
+            signal.signal(sig, old if self.restore else signal.SIG_IGN)
+        self._saved.clear()
 
     @property
     def installed(self) -> bool:
