@@ -2,9 +2,10 @@
 
 When the session ends, every ``run.json`` under its base temporary folder (where ``tmp_path``
 and ``tmp_path_factory`` put everything: runs of the engine, of the CLI in a subprocess, the
-report tests' files) is validated with ``jsonschema`` against the run record's published JSON
-Schema (what ``chaosrunner schema --run-record`` prints). A v1 file (``chaosrunner/run/v1``, kept
-for the reader's sake) must migrate to a record that validates. Any other file makes the session
+report tests' files; with pytest-xdist, the controller's folder, which holds each worker's) is
+validated with ``jsonschema`` against the run record's published JSON Schema (what
+``chaosrunner schema --run-record`` prints). A v1 file (``chaosrunner/run/v1``, kept for the
+reader's sake) must migrate to a record that validates. Any other file makes the session
 exit 1, naming the file and why. A test that writes a broken run.json on purpose says so with
 ``not_a_record(run_dir, why)``.
 
@@ -73,6 +74,8 @@ def invalid_run_records(root: Path) -> list[tuple[Path, list[str]]]:
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return      # a pytest-xdist worker: its folder is under the controller's, which checks them all at the end
     factory = getattr(session.config, "_tmp_path_factory", None)
     basetemp = getattr(factory, "_basetemp", None)       # None: no test asked for a temporary folder
     if basetemp is None or not Path(basetemp).is_dir():

@@ -5,10 +5,11 @@ workers, the CPU hog), no ledger entry.
 
 Real parts: the embedded proxy (a real server) in front of a real web service, a real Locust (its
 workers are checked in test_load_slo_e2e.py), the real resource driver's hog, the CLI run as
-users run it. 50 iterations by
-default; ``CHAOSRUNNER_KILL_LOOP=N`` runs N. A Locust started in the instant before its ledger
-entry is written is not in the ledger: it stops itself once the runner's heartbeat is gone
-(about 2 s), which is why the check waits up to 8 s for processes to go.
+users run it. 50 iterations by default; ``CHAOSRUNNER_KILL_LOOP=N`` runs N. Kills are timed from
+the run's first sign of life (see ``_sleep_into_the_run``), so they spread over its phases however
+slowly the interpreter starts. A Locust started in the instant before its ledger entry is written
+is not in the ledger: it stops itself once the runner's heartbeat is gone (about 2 s),
+which is why the check waits up to 8 s for processes to go.
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ targets:
                 run = subprocess.Popen([sys.executable, "-m", "chaosrunner.cli", "run", str(exp), "--report-dir",
                                         str(reports)], cwd=ROOT, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
-                time.sleep(rng.uniform(0.8, 4.5))        # ~0.8 s is the interpreter starting
+                _sleep_into_the_run(rng, reports, ledger)
                 phase = _phase(reports)
                 run.kill()
                 run.wait()
@@ -126,6 +127,26 @@ targets:
         hog.kill()
     print(f"{ITERATIONS} kills, by phase reached: {phases}")
     assert len(phases) >= 3            # the kills landed in several phases, not all before the run began
+
+
+def _alive(reports: Path, ledger: Path) -> bool:
+    """The run has begun: its folder has something in it, or it has written the ledger."""
+    return (reports.exists() and any(reports.iterdir())) or any(ledger.glob("*.json"))
+
+
+def _sleep_into_the_run(rng: random.Random, reports: Path, ledger: Path) -> None:
+    """Wait until the moment to kill: one time in eight while the interpreter is still starting,
+    otherwise 0-3.7 s after the run shows its first sign of life. Timed from the run's own start, not
+    from Popen, so a loaded machine (a slower interpreter start) still spreads the kills over the
+    run's phases instead of landing them all before it began."""
+    if rng.random() < 1 / 8:
+        time.sleep(rng.uniform(0.0, 0.8))
+        return
+    after = rng.uniform(0.0, 3.7)
+    deadline = time.monotonic() + 60
+    while not _alive(reports, ledger) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(after)
 
 
 def _phase(reports: Path) -> str:

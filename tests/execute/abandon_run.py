@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 
 from chaosrunner import api
 from chaosrunner.execute.ledger import Ledger
@@ -28,6 +29,8 @@ async def main(exp: str, gap: float) -> None:
             task = asyncio.ensure_future(ExperimentScript(p, ProbeContext(timeline=tl), 1.0).run(session))
             while not system.faults:
                 await asyncio.sleep(0.005)
+            # CLOCK_MONOTONIC is the machine's: the test times the exit from here, not from our start
+            print(f"signalling at {time.monotonic()}", flush=True)
             for _ in range(4):
                 os.kill(os.getpid(), signal.SIGINT)
                 await asyncio.sleep(gap)
