@@ -43,7 +43,7 @@ class ConditionLike(Protocol):
     @property
     def changed(self) -> bool | None: ...
     @property
-    def equals(self) -> str | None: ...
+    def equals(self) -> str | float | None: ...
     @property
     def steady(self) -> bool | None: ...
     @property
@@ -221,3 +221,38 @@ def role_changes(samples: Sequence[Sample]) -> list[tuple[float, str, Any, Any]]
             out.append((s.start, s.probe, last[s.probe], s.role))
         last[s.probe] = s.role
     return out
+
+
+def judge_value(values: Sequence[tuple[str, float]], *, below: float | None = None, above: float | None = None,
+                equals: float | None = None) -> tuple[bool, str]:
+    """A PromQL check: every series' value (``(series, value)``) below / above / equal to the bound."""
+    if not values:
+        return False, "the query returned no series"
+
+    def holds(v: float) -> bool:
+        if equals is not None:
+            return v == equals
+        return (below is None or v < below) and (above is None or v > above)
+
+    bad = [(s, v) for s, v in values if not holds(v)]
+    shown = ", ".join(f"{s}={v:g}" for s, v in (bad or values)[:5])
+    more = len(bad or values) - 5
+    shown += f" (+{more} more)" if more > 0 else ""
+    if bad:
+        return False, f"{len(bad)} of {len(values)} series out of bounds: {shown}"
+    return True, shown
+
+
+def judge_writes(result: Any, *, rpo: float | None = None, lost_writes: int | None = None) -> tuple[bool, str]:
+    """An "RPO so far" / "lost writes so far" check over an ``analyse.integrity.IntegrityResult`` of the
+    writes acknowledged so far, read back now. No acknowledged write yet: not measured (failed)."""
+    if result.acknowledged == 0:
+        return False, "not measured: no write acknowledged yet"
+    res = f" ± {format_duration(result.resolution)}" if result.resolution else ""
+    text = (f"{result.lost} of {result.acknowledged} acknowledged writes lost so far, {result.corrupted} corrupted; "
+            f"RPO so far {format_duration(round(result.rpo, 3))}{res}")
+    if not result.read_back:
+        return False, f"not measured: the store did not answer the read-back ({result.note})"
+    if rpo is not None:
+        return result.rpo <= rpo + 1e-9, text
+    return result.lost <= (lost_writes or 0), text

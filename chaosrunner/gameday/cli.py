@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -28,12 +29,16 @@ def validate(file: Path = typer.Argument(..., help="game-day file (kind: GameDay
 
     def go() -> int:
         day = read_gameday(file, targets, _vars(var))
-        steps = day.steps()
-        out.print(f"ok: {day.model.name} ({len(day.model.phases)} phases, {len(steps)} steps, "
-                  f"{len(day.plan.faults())} faults, {sum(len(v) for v in day.nested.values())} nested experiments)",
-                  markup=False)
+        out.print(f"ok: {day.summary()}", markup=False)
         return 0
     _guard(go, internal=2)
+
+
+def schema_document() -> dict[str, Any]:
+    """The JSON Schema of game-day files (``chaosrunner schema --gameday``)."""
+    from chaosrunner.gameday.model import gameday_schema
+
+    return gameday_schema()
 
 
 @app.command()

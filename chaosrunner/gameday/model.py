@@ -3,7 +3,8 @@ success criteria, on the same probes, faults, load and writer as an experiment.
 
 A step is exactly one of ``action`` (any fault of the experiment format), ``revert`` (a fault by
 its step ``id``, or ``all``), ``experiment`` (a nested experiment file), ``wait_until`` (a probe
-condition with a ``timeout``), ``check`` (a condition judged now), ``command`` (a shell command,
+condition with a ``timeout``), ``check`` (judged now: a probe condition, the writer's RPO or lost
+writes so far, or a PromQL value — see ``Check``), ``command`` (a shell command,
 its output recorded), ``manual`` (an instruction for a person) or ``note``. Offsets are written
 ``at: T+30s``; every ``at``, ``within`` and timeout is multiplied by ``--time-scale`` when run.
 """
@@ -14,10 +15,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from chaosrunner import units
-from chaosrunner.model.base import Duration, FieldError, Strict, Timeout
-from chaosrunner.model.experiment import AbortCondition, FaultSpec, Sampling, SteadyStateEntry
+from chaosrunner.model.base import Duration, FieldError, Strict, Timeout, check_http_url
+from chaosrunner.model.experiment import AbortCondition, FaultSpec, Sampling, Severity, SteadyStateEntry
 from chaosrunner.model.traffic import LoadSpec
 from chaosrunner.model.writer import WriterSpec
+from chaosrunner.model.risks import RiskIds, risk_ids_field
 
 STEP_KINDS = ("action", "revert", "experiment", "wait_until", "check", "command", "manual", "note")
 
@@ -57,6 +59,10 @@ class Condition(Strict):
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
+        self._probe_test()
+        return self
+
+    def _probe_test(self) -> None:
         tests = [k for k in ("state", "changed", "equals") if getattr(self, k) is not None]
         if self.probes is not None and not self.steady:
             raise FieldError("probes: goes with `steady: true`", "probes",
@@ -65,13 +71,12 @@ class Condition(Strict):
             if self.probe is not None or tests:
                 raise FieldError("`steady: true` stands alone (every probe ok)", "steady",
                                  hint="remove probe:/state:/changed:/equals:, or steady:")
-            return self
+            return
         if self.probe is None:
             raise FieldError("a condition names a probe (or is `steady: true`)", hint="add `probe: <name>`")
         if len(tests) != 1:
             raise FieldError("a probe condition has exactly one of state:, changed: or equals:", "probe",
                              hint="e.g. {probe: health, state: failing} or {probe: primary, changed: true}")
-        return self
 
     def text(self) -> str:
         if self.steady:
@@ -81,6 +86,106 @@ class Condition(Strict):
         if self.changed is not None:
             return f"{self.probe} changed"
         return f"{self.probe} = {self.equals}"
+
+
+class Check(Condition):
+    """A ``check`` step's assertion, judged when the step runs. A probe condition as above, or:
+
+    - ``{rpo: 1m}``: the writer's RPO so far is at most this (as the ``rpo`` success criterion);
+    - ``{lost_writes: 0}``: at most this many acknowledged writes lost so far (as the criterion);
+    - ``{promql: "<expr>", below: X}`` / ``above: X`` / both (a range) / ``equals: X``: every series
+      of the query's value now, from ``prometheus:`` or the inventory's Prometheus.
+
+    "So far" is a read-back, at that moment, of every write acknowledged until then (a separate
+    connection to the writer's store; the writer goes on writing)."""
+
+    equals: str | float | None = Field(None, description="a probe's value, or with promql: a number")  # type: ignore[assignment]
+    rpo: Duration | None = Field(None, description="the writer's RPO so far at most this")
+    lost_writes: int | None = Field(None, ge=0, description="acknowledged writes lost so far: at most this many")
+    promql: str | None = Field(None, min_length=1, description="a PromQL expression, with below:, above: or equals:")
+    below: float | None = Field(None, description="with promql: every series' value below this")
+    above: float | None = Field(None, description="with promql: every series' value above this")
+    prometheus: str | None = Field(None, description="with promql: the server (default: the inventory's)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _probe_value_text(cls, data: Any) -> Any:
+        """``{probe: replicas, equals: 3}`` compares the probe's value as text, as every condition does."""
+        if isinstance(data, dict) and "probe" in data and isinstance(data.get("equals"), (int, float)) \
+                and not isinstance(data.get("equals"), bool):
+            return {**data, "equals": str(data["equals"])}
+        if isinstance(data, dict) and "promql" in data and isinstance(data.get("equals"), str):
+            try:
+                return {**data, "equals": float(data["equals"])}
+            except ValueError:
+                pass                         # refused below, with a fix
+        return data
+
+    @field_validator("prometheus")
+    @classmethod
+    def _prometheus_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_http_url(v, "a Prometheus server URL", "write e.g. http://127.0.0.1:9090")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Check:
+        kinds = [k for k in ("rpo", "lost_writes", "promql") if getattr(self, k) is not None]
+        if self.probe is not None or self.steady:
+            kinds.insert(0, "probe" if self.probe is not None else "steady")
+        if not kinds:
+            raise FieldError("a check names what it checks", hint="e.g. {probe: health, state: ok}, {rpo: 1m}, "
+                             "{lost_writes: 0} or {promql: 'up{job=\"api\"}', equals: 1}")
+        if len(kinds) > 1:
+            raise FieldError(f"a check is exactly one of probe, steady, rpo, lost_writes or promql (this one has "
+                             f"{', '.join(kinds)})", kinds[1], hint="split it into one check step each")
+        if self.promql is None:
+            for k in ("below", "above", "prometheus"):
+                if getattr(self, k) is not None:
+                    raise FieldError(f"{k}: goes with promql:", k,
+                                     hint="write {promql: '<expr>', " + ("below: 10}" if k != "above" else "above: 0}")
+                                     + (" (or with rpo:, the bound itself: {rpo: 1m})" if kinds[0] == "rpo" else ""))
+        if kinds[0] in ("probe", "steady"):
+            if isinstance(self.equals, float):
+                raise FieldError("equals: compares a probe's value as text", "equals", hint="quote it: equals: '3'")
+            self._probe_test()
+            return self
+        if kinds[0] in ("rpo", "lost_writes"):
+            for k in ("state", "changed", "equals", "probes"):
+                if getattr(self, k) is not None:
+                    raise FieldError(f"{k}: does not go with {kinds[0]}:", k,
+                                     hint=f"write {{{kinds[0]}: {'1m' if kinds[0] == 'rpo' else '0'}}} alone")
+            return self
+        for k in ("state", "changed", "probes"):
+            if getattr(self, k) is not None:
+                raise FieldError(f"{k}: does not go with promql:", k, hint="use below:, above: or equals:")
+        if isinstance(self.equals, str):
+            raise FieldError(f"equals: {self.equals!r} is not a number; a PromQL value is compared with a number",
+                             "equals", hint="write e.g. equals: 1")
+        if self.equals is None and self.below is None and self.above is None:
+            raise FieldError("a promql check compares the value: give below:, above: (or both) or equals:", "promql",
+                             hint="e.g. {promql: 'sum(rate(http_errors_total[1m]))', below: 1}")
+        if self.equals is not None and (self.below is not None or self.above is not None):
+            raise FieldError("equals: stands alone (below:/above: give a range)", "equals",
+                             hint="keep equals:, or below:/above:")
+        if self.below is not None and self.above is not None and self.above >= self.below:
+            raise FieldError(f"the range is empty: above {self.above:g} and below {self.below:g}", "above",
+                             hint="above: is the lower bound, below: the upper one")
+        return self
+
+    def text(self) -> str:
+        if self.rpo is not None:
+            return f"RPO so far ≤ {units.format_duration(self.rpo)}"
+        if self.lost_writes is not None:
+            return f"acknowledged writes lost so far ≤ {self.lost_writes}"
+        if self.promql is not None:
+            return f"PromQL {self.promql} {self.bounds()}"
+        return super().text()
+
+    def bounds(self) -> str:
+        if self.equals is not None:
+            return f"= {self.equals:g}" if isinstance(self.equals, float) else f"= {self.equals}"
+        parts = ([f"> {self.above:g}"] if self.above is not None else []) + (
+            [f"< {self.below:g}"] if self.below is not None else [])
+        return " and ".join(parts)
 
 
 class WaitUntil(Condition):
@@ -118,7 +223,7 @@ class Step(Strict):
     revert: str | None = Field(None, description="the id of an action step, or `all`")
     experiment: str | None = Field(None, description="a nested experiment file, relative to this one")
     wait_until: WaitUntil | None = None
-    check: Condition | None = None
+    check: Check | None = None
     command: Annotated[Command | None, BeforeValidator(_command)] = None
     manual: Annotated[Manual | None, BeforeValidator(_manual)] = None
     note: str | None = None
@@ -225,6 +330,9 @@ class GameDay(Strict):
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")
     scenario: str = ""
     description: str = ""
+    risks: RiskIds = risk_ids_field()
+    severity: Severity | None = Field(None, description="how much the day weighs in a suite's resilience score "
+                                                        "(critical, high, medium, low)")
     roles: dict[str, str | list[str]] = Field(default_factory=dict)
     targets: str | None = None
     load: LoadSpec | None = None
@@ -257,3 +365,28 @@ class GameDay(Strict):
 
     def probes(self) -> list[Any]:
         return [e.probe for e in self.steady_state]
+
+
+_OFFSET_PATTERN = r"^\s*(T\s*\+\s*)?(0|(\d+(\.\d+)?\s*(ms|us|s|m|h|d)\s*)+)\s*$|^\s*T\s*$"
+
+
+def gameday_schema() -> dict[str, Any]:
+    """The JSON Schema of a game-day file (``chaosrunner schema --gameday``), for editors and CI linting.
+
+    It describes the shape; what needs the whole file (references between steps, probes, phases,
+    targets, nested experiments) is checked by ``chaosrunner validate``."""
+    from chaosrunner.drivers import registry
+
+    registry()                     # every installed driver's fault types
+    doc = GameDay.model_json_schema()
+    defs = doc["$defs"]
+    step = defs["Step"]["properties"]
+    step["command"]["anyOf"].insert(0, {"type": "string", "minLength": 1,
+                                        "description": "a shell command (short for {run: ...})"})
+    step["manual"]["anyOf"].insert(0, {"type": "string", "minLength": 1,
+                                       "description": "the instruction (short for {text: ...})"})
+    at = defs["Phase"]["properties"]["at"]
+    at["anyOf"][0] = {"anyOf": [{"type": "string", "pattern": _OFFSET_PATTERN},
+                                {"type": "number", "minimum": 0, "maximum": units.MAX_DURATION_S}],
+                      "description": "an offset from T+0: T+30s, T+5m (or 30s, a number of seconds)"}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "chaosrunner game-day file", **doc}

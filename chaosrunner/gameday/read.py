@@ -15,7 +15,7 @@ from typing import Any
 
 from chaosrunner.drivers import registry
 from chaosrunner.errors import ConfigError, PlanError, suggest
-from chaosrunner.gameday.model import Condition, GameDay, Step
+from chaosrunner.gameday.model import Check, Condition, GameDay, Step
 from chaosrunner.model.experiment import Experiment
 from chaosrunner.planning import Plan, PlannedStep
 from chaosrunner.read.documents import LoadedExperiment, LoadedInventory, _secrets_of, read_inventory
@@ -40,6 +40,11 @@ class LoadedGameDay:
 
     def steps(self) -> list[tuple[Index, Step]]:
         return [((p, s), st) for p, ph in enumerate(self.model.phases) for s, st in enumerate(ph.steps)]
+
+    def summary(self) -> str:
+        """What ``validate`` prints: ``name (N phases, N steps, N faults, N nested experiments)``."""
+        return (f"{self.model.name} ({len(self.model.phases)} phases, {len(self.steps())} steps, "
+                f"{len(self.plan.faults())} faults, {sum(len(v) for v in self.nested.values())} nested experiments)")
 
 
 def is_gameday(path: str | Path) -> bool:
@@ -149,6 +154,19 @@ def _check_condition(day: LoadedGameDay, cond: Condition, path: tuple[Any, ...])
                            "add it under steady_state: (conditions read the steady-state probes' samples)")
 
 
+def _check_outside(day: LoadedGameDay, check: Check, path: tuple[Any, ...]) -> None:
+    """A check of the writer's data needs the writer; a PromQL check, a Prometheus server."""
+    for kind in ("rpo", "lost_writes"):
+        if getattr(check, kind) is not None and day.model.writer is None:
+            raise PlanError(f"check {kind}: reads back the integrity writer's data, but the game day has no writer",
+                            day.marks.at(path + (kind,)),
+                            "add `writer:` to the header (e.g. writer: {type: http, url: ..., rate: 20/s})")
+    if check.promql is not None and check.prometheus is None and not (
+            day.inventory is not None and day.inventory.model.prometheus):
+        raise PlanError("check promql: needs a Prometheus server", day.marks.at(path + ("promql",)),
+                        "set `prometheus: http://host:9090` on the check or in the targets inventory")
+
+
 def _check_references(day: LoadedGameDay) -> None:
     m = day.model
     ids: dict[str, str] = {}                 # step id -> kind
@@ -169,6 +187,8 @@ def _check_references(day: LoadedGameDay) -> None:
             cond = getattr(st, kind)
             if cond is not None:
                 _check_condition(day, cond, path + (kind,))
+        if st.check is not None:
+            _check_outside(day, st.check, path + ("check",))
     starts = ["T+0"] + [ph.name for ph in m.phases] + list(ids)
     for name, timing in m.expected.items():
         if timing.from_ not in starts:

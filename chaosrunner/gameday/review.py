@@ -51,6 +51,9 @@ def review_markdown(record: RunRecord, t0: float | None = None) -> str:
         impact.append(f"{slo.failures or 0} of {slo.requests} requests failed during the faults")
     if integ is not None and integ.lost is not None:
         impact.append(f"{integ.lost} acknowledged writes lost")
+    outs = [w.out_of_slo for w in record.measurements.windows if w.out_of_slo is not None]
+    if outs:                           # seconds with at least one steady-state probe failing, per fault window
+        impact.append(f"{sum(outs):.1f}s out of SLO (a steady-state probe failing)")
     lines.append(f"- **Impact**: {_md('; '.join(impact)) if impact else 'not measured (no load, no writer)'}")
     for role, who in (gd.roles.items() if gd else []):
         lines.append(f"- **{_md(role.capitalize())}**: {_md(', '.join(who) if isinstance(who, list) else who)}")

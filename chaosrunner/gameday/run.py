@@ -23,6 +23,7 @@ from chaosrunner.analyse.judge import Analysis, run_status
 from chaosrunner.analyse.verdict import Status, Verdict
 from chaosrunner.execute.ledger import state_dir
 from chaosrunner.execute.recovery import refuse_orphans
+from chaosrunner.model.experiment import RtoObjective
 from chaosrunner.execute.script import ExperimentScript
 from chaosrunner.execute.session import FaultSession
 from chaosrunner.execute.signals import SignalGuard
@@ -189,7 +190,8 @@ def _scaled(value: float, scale: float) -> str:
 
 
 def gameday_verdicts(day: LoadedGameDay, tl: Timeline, outcome: GameDayOutcome, scale: float) -> list[Verdict]:
-    """Every expected timing and success criterion, and the nested experiments' verdicts rolled up."""
+    """Every expected timing and success criterion, the nested experiments' verdicts rolled up, and every
+    ``check`` step (named ``<phase>: <step>``; a failed one fails the day, as a failed manual step does)."""
     model, names = day.model, day.plan.probe_names
     sampling = model.sampling
     end = tl.events[-1].t if tl.events else 0.0
@@ -246,6 +248,12 @@ def gameday_verdicts(day: LoadedGameDay, tl: Timeline, outcome: GameDayOutcome, 
                                v.precision, v.kind, v.data))
     for ph in outcome.phases:
         for step in ph.steps:
+            if step.kind == "check":                # an assertion of the runbook: judged like a criterion
+                st = Status.PASSED if step.status == "passed" else Status.FAILED
+                name, n = f"{ph.name}: {step.name}", 2
+                while any(v.name == name for v in out):          # one JUnit test case each: unique names
+                    name, n = f"{ph.name}: {step.name} ({n})", n + 1
+                out.append(Verdict(name, st, "holds when the step runs", step.detail or step.status, kind="hypothesis"))
             if step.kind == "manual" and step.status == "failed":
                 out.append(Verdict(f"manual step: {step.name}", Status.FAILED, "confirmed", "failed", step.detail,
                                    kind="hypothesis"))
@@ -257,7 +265,10 @@ def gameday_verdicts(day: LoadedGameDay, tl: Timeline, outcome: GameDayOutcome, 
 
 def _analysis(day: LoadedGameDay, tl: Timeline, scale: float) -> Analysis:
     exp = day.plan.experiment.model
-    obj = exp.objectives.model_copy(update={"rto": exp.objectives.rto * scale if exp.objectives.rto else None})
+    rto = exp.objectives.rto
+    scaled = rto.model_copy(update={"within": rto.within * scale}) if isinstance(rto, RtoObjective) else \
+        rto * scale if rto else None
+    obj = exp.objectives.model_copy(update={"rto": scaled})
     return Analysis(exp.model_copy(update={"objectives": obj}), day.plan.probe_names, tl)
 
 
@@ -294,8 +305,8 @@ def _finish(day: LoadedGameDay, plan: Plan, tl: Timeline, outcome: GameDayOutcom
         notes.insert(0, Note(t=t0, author="chaosrunner", text=f"compressed clock: --time-scale {scale:g} (every "
                                                              f"`at`, `within` and timeout ×{scale:g})"))
     info = ExperimentInfo(name=m.name, description=m.scenario or m.description, hypothesis=m.scenario,
-                          file=str(day.file), kind="GameDay", objectives=record.experiment.objectives,
-                          raw=day.raw)
+                          file=str(day.file), kind="GameDay", severity=m.severity,
+                          objectives=record.experiment.objectives, raw=day.raw)
     record = record.model_copy(update={
         "experiment": info, "notes": notes,
         "gameday": GameDayRecord(phases=phases, criteria=criteria, action_items=actions, roles=dict(m.roles))})

@@ -206,8 +206,21 @@ class GameDayScript:
             await asyncio.sleep(self.sampling.interval / 2)
 
     async def _check(self, s: FaultSession, where: tuple[int, int], step: Step, sr: StepOutcome) -> None:
-        assert step.check is not None
-        ok, evidence = holds_now(s.timeline.samples, step.check, probes=self.day.plan.probe_names,
+        check = step.check
+        assert check is not None
+        if check.promql is not None:
+            from chaosrunner.gameday.checks import promql_check
+
+            passed, evidence = await promql_check(check, self.probes)
+            sr.status, sr.detail = ("passed" if passed else "failed"), evidence
+            return
+        if check.rpo is not None or check.lost_writes is not None:
+            from chaosrunner.gameday.checks import writes_check
+
+            passed, evidence = await writes_check(check, s.companions, s.timeline)
+            sr.status, sr.detail = ("passed" if passed else "failed"), evidence
+            return
+        ok, evidence = holds_now(s.timeline.samples, check, probes=self.day.plan.probe_names,
                                  stable_for=self.sampling.stable_for, now=s.timeline.now(),
                                  t0=self.out.t0 or 0.0)
         sr.status, sr.detail = ("passed" if ok else "failed"), evidence

@@ -10,6 +10,7 @@ from chaosrunner.analyse.verdict import Status, Verdict, unmeasured_objectives
 from chaosrunner.report import _view as v
 from chaosrunner.report._gameday import gameday_of
 from chaosrunner.report.charts import run_charts
+from chaosrunner.analyse.score import score_run
 from chaosrunner.report.definitions import DEFINITIONS
 from chaosrunner.report.entry import entry_json, index_entry
 from chaosrunner.report.junit import junit_xml
@@ -58,9 +59,10 @@ def _impact(record: RunRecord, tl: Timeline) -> str:
         share = worst.failures / worst.requests if worst.requests else 0.0
         parts.append(f"{sum(s.failures for s in stats) / req:.1%} of {req} requests failed "
                      f"(worst second {share:.0%} at {v.clock(worst.t)})")
-    failing = sum(1 for s in tl.samples if not s.ok)
-    if tl.samples:
-        parts.append(f"{failing} of {len(tl.samples)} probe samples failed")
+    # time, not a count of samples: adaptive sampling takes more samples while a probe fails
+    outs = [w.out_of_slo for w in record.measurements.windows if w.out_of_slo is not None]
+    if outs:                           # seconds with at least one steady-state probe failing (as review.md says)
+        parts.append(f"{sum(outs):.1f}s out of SLO (a steady-state probe failing)")
     integ = record.measurements.integrity
     if integ is not None:
         parts.append(f"{integ.lost or 0} acknowledged writes lost")
@@ -93,6 +95,7 @@ def report_context(record: RunRecord) -> dict[str, Any]:
         "sampling": (f"every {v.duration_text(sampling.interval)}, stable for "
                      f"{v.duration_text(sampling.stable_for)}") if sampling is not None else "—",
         "counts_text": ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none",
+        "score": score_run(record),
         "objectives": v.objective_rows(record, verdicts),
         "windows": v.window_rows(windows),
         "integrity": v.integrity_rows(record),

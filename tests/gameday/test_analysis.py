@@ -2,12 +2,15 @@
 definition of the module docstring, with its edge cases."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from chaosrunner.analyse.gameday import failback_verdict, first_time, holds_now, measure_timing
 from chaosrunner.analyse.verdict import Status
 from chaosrunner.gameday.model import Condition
 from chaosrunner.timeline import Sample
 
 PROBES = ["health", "primary"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def series(probe: str, states: str, step: float = 0.25, roles: str | None = None) -> list[Sample]:
@@ -87,3 +90,17 @@ def test_failback_after_the_restore():
     assert failback_verdict(s, "primary", "store-a", 1.0, None, 0.25).status is Status.UNKNOWN
     assert failback_verdict(series("primary", "++", roles="bb"), "primary", "store-a", 9, 0.0,
                             0.25).measured == "never"
+
+
+def test_review_summary_gives_the_impact():
+    """review.md's summary (seed §15.1): requests failed, writes lost and time out of SLO."""
+    import json
+
+    from chaosrunner.gameday.review import review_markdown
+    from chaosrunner.results import run_record
+
+    doc = json.loads((ROOT / "tests" / "report" / "v1" / "synthetic-gameday.run.json").read_text())
+    record = run_record(doc)
+    impact = next(line for line in review_markdown(record).splitlines() if line.startswith("- **Impact**"))
+    assert "3 acknowledged writes lost" in impact, impact
+    assert "7.5s out of SLO" in impact, impact

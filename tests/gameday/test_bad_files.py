@@ -66,6 +66,8 @@ def test_the_good_file_reads(tmp_path):
     assert d.model.phases[1].at == 300.0
 
 
+MANUAL = "      - manual: Confirm the dashboards are green"
+
 CASES = {
     # name: (replace this, with this, the line holding this, words in the message)
     "unknown step kind": ("      - manual: Confirm", "      - manaul: Confirm", "manaul:",
@@ -78,6 +80,24 @@ CASES = {
                         ["unknown probe", "primary"]),
     "phases going backwards": ("at: T+0", "at: T+10m", "T+5m", ["before phase", "break"]),
     "expected names no phase": ("from: break,", "from: brake,", "from: brake", ["unknown phase", "break"]),
+    # check steps on the writer's data and on PromQL
+    "check rpo without a writer": (MANUAL, "      - check: {rpo: 1m}", "rpo: 1m", ["no writer", "add `writer:`"]),
+    "check lost_writes without a writer": (MANUAL, "      - check: {lost_writes: 0}", "lost_writes: 0",
+                                           ["no writer", "add `writer:`"]),
+    "check promql without a server": (MANUAL, "      - check: {promql: 'up', equals: 1}", "promql:",
+                                      ["needs a Prometheus server", "prometheus: http://"]),
+    "check promql without a bound": (MANUAL, "      - check: {promql: 'up'}", "promql:",
+                                     ["give below:, above: (or both) or equals:"]),
+    "check promql equals text": (MANUAL, "      - check: {promql: 'up', equals: high}", "promql:",
+                                 ["'high' is not a number", "equals: 1"]),
+    "check promql empty range": (MANUAL, "      - check: {promql: 'up', above: 5, below: 1}", "promql:",
+                                 ["the range is empty", "lower bound"]),
+    "check bound without promql": (MANUAL, "      - check: {lost_writes: 0, below: 3}", "lost_writes",
+                                   ["below: goes with promql:"]),
+    "check two kinds": (MANUAL, "      - check: {probe: health, state: ok, rpo: 1m}", "rpo: 1m",
+                        ["exactly one of probe, steady, rpo, lost_writes or promql", "split it"]),
+    "check promql bad server URL": (MANUAL, "      - check: {promql: 'up', below: 1, prometheus: 'ftp://x'}",
+                                    "promql:", ["not a Prometheus server URL", "http://127.0.0.1:9090"]),
 }
 
 
@@ -91,7 +111,7 @@ def test_bad_file_located(tmp_path, case):
     assert f"{path}:{line_of(path, needle)}" in text, text
     for w in words:
         assert w in text, (w, text)
-    assert "hint" in text or "did you mean" in text or "add" in text, text
+    assert any(fix in text for fix in ("hint", "did you mean", "add", "write e.g.")), text     # a fix
 
 
 def test_nested_experiment_that_fails_validation_names_its_own_line(tmp_path):

@@ -49,17 +49,18 @@ phases:
 
 
 def run_day(tmp_path: Path, *, critical: bool = False, scale: float = 0.01, from_phase: int = 1,
+            system: MemorySystem | None = None, stops: tuple = (),
             ) -> tuple[GameDayOutcome, Timeline, MemorySystem, FaultSession]:
     path = tmp_path / "day.yaml"
     path.write_text(DAY.replace("{critical}", "true" if critical else "false"))
     day = read_gameday(path)
-    system = MemorySystem()
+    system = system or MemorySystem()
     tl = Timeline()
     probes = [StaticProbe("health", system, "api-r1")]
 
     async def go() -> tuple[GameDayOutcome, FaultSession]:
         session = FaultSession(tl, Ledger(run_id="memory-day"), probes, interval=0.02,  # type: ignore[list-item]
-                               drivers=memory_drivers(system))
+                               drivers=memory_drivers(system), stop_conditions=stops)
         async with session:
             out = await GameDayScript(day, ProbeContext(timeline=tl), time_scale=scale,
                                       from_phase=from_phase, settle_timeout=2).run(session)
@@ -107,3 +108,28 @@ def test_from_phase_moves_t0_back_so_the_phase_starts_at_once(tmp_path, isolated
     first = next(e for e in tl.events_of(EventKind.PHASE_STARTED) if e.data.get("phase") == "two")
     before = next(e for e in tl.events_of(EventKind.PHASE_STARTED) if e.data.get("phase") == "steady-state-before")
     assert first.t - before.t < 0.05
+
+
+def test_a_stop_condition_aborts_the_day_and_reverts_every_fault(tmp_path, isolated_state):
+    from chaosrunner.execute.stops import FileExists
+
+    stop = tmp_path / "stop-chaos"
+    stop.touch()                 # "the big red button" is pressed: the first check once a fault is in force trips
+    out, tl, system, session = run_day(tmp_path, stops=(FileExists(str(stop)),))
+    assert out.aborted is not None and "stop file" in out.aborted, out.aborted
+    assert [p.name for p in out.phases] == ["one"]                    # the day stopped in phase one
+    assert system.faults == {} and not session.active
+    injected = {e.data["fault_id"] for e in tl.events_of(EventKind.FAULT_INJECTED)}
+    assert injected and injected == {e.data["fault_id"] for e in tl.events_of(EventKind.FAULT_REVERTED)}
+    assert not list((isolated_state / "ledger").glob("*.json"))
+
+
+def test_a_revert_that_fails_makes_the_day_exit_4(tmp_path, isolated_state):
+    from chaosrunner.analyse.judge import run_status
+
+    system = MemorySystem(fail_revert={"api-r2"})
+    out, tl, system, session = run_day(tmp_path, system=system)
+    assert out.revert_failures and "api-r2" in " ".join(out.revert_failures), out.revert_failures
+    assert list(system.faults.values()) == ["api-r2"]                  # still in force: a human must look
+    assert list((isolated_state / "ledger").glob("*.json"))            # left in the ledger for `recover`
+    assert run_status([], out.aborted, out.revert_failures).exit_code == 4

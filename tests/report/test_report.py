@@ -90,6 +90,7 @@ def test_game_day_follows_the_post_incident_template():
                     "Notes", "Action items", "Phase: inject"):
         assert heading in html
     assert "Impact" in html and "requests failed" in html
+    assert "s out of SLO (a steady-state probe failing)" in html and "probe samples failed" not in html
     assert "[ ]</span> Use synchronous replication for configs" in html
     assert "Update runbook" in html and "sre" in html
     assert "commander" in html and "bob, carol" in html
