@@ -23,6 +23,7 @@ from chaosrunner.units import quote
 from chaosrunner.model.base import FieldError
 from chaosrunner.model.vocabulary import Installed
 from chaosrunner.read.files import UnreadableFile, read_text
+from chaosrunner.read.risks import check_risk_ids
 
 Path_ = tuple[Any, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -383,7 +384,8 @@ def _hint(kind: str, msg: str, field_name: str | None, err: dict[str, Any]) -> s
 def validate(model: type[M], data: Any, marks: Marks) -> M:
     """Validate ``data`` into ``model``; every error becomes a located ConfigError (all reported)."""
     try:
-        return model.model_validate(data)
+        # a model's `risks:` is checked against the register that applies to the file being read
+        return model.model_validate(data, context={"check_risk_ids": check_risk_ids(marks.file)})
     except ValidationError as exc:
         raw: list[dict[str, Any]] = [dict(e) for e in exc.errors(include_url=False)]
         paths = [_data_path(data, tuple(e["loc"])) for e in raw]

@@ -25,11 +25,23 @@ def render(run_dir: Path = typer.Argument(..., help="a run folder holding run.js
 
 
 @app.command()
-def index(reports_dir: Path = typer.Argument(Path("reports"), help="the folder runs land in")) -> None:
-    """Write REPORTS_DIR/index.html: every run, newest first, and per experiment its trends."""
+def index(reports_dir: Path = typer.Argument(Path("reports"), help="the folder runs land in"),
+          register: Path | None = typer.Option(None, "--register", "-r",
+                                               help="the risk register to show (default: risks.yaml found from "
+                                                    "REPORTS_DIR up)")) -> None:
+    """Write REPORTS_DIR/index.html: the risk register's heat map, every run newest first, per experiment its trends."""
+    from chaosrunner.errors import ConfigError
     from chaosrunner.report import render_index
 
     if not reports_dir.is_dir():
         typer.echo(f"error: {reports_dir} is not a folder", err=True)
         raise typer.Exit(2)
-    typer.echo(str(render_index(reports_dir)))
+    if register is not None and not register.is_file():
+        typer.echo(f"error: {register} is not a file\n  hint: pass a risk register (kind: RiskRegister)", err=True)
+        raise typer.Exit(2)
+    try:
+        path = render_index(reports_dir, register)
+    except ConfigError as exc:           # the risk register cannot be read: its file and line
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(str(path))

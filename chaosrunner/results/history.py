@@ -13,13 +13,16 @@ Figures, defined once here (the index shows them as they are):
   unbounded (``rto`` null, ``recovered`` false), never the largest finite value.
 - p99 (the index's) = the fault window's p99 as the run measured it, else the worst per-second
   p99 of the load during the fault windows.
+- ``resolution`` = the sampling interval (the ± of RTO and failover); ``rpo_resolution`` = one write
+  interval (the ± of RPO); ``score`` = the run's resilience score (``analyse.score``).
 - ``file_hash`` = sha256 of the experiment as written (run.json's ``experiment.raw`` as canonical
   JSON), so a history rebuilt from the run folders holds the same value.
 
 The database is derived data: when it is missing or corrupt it is rebuilt from the run folders
 (each keeps its row as ``history.json`` beside run.json, with what run.json cannot say — the
-schedule entry, the git commit); a corrupt file is moved aside, never deleted. Runs that finish at
-once each commit their own row (``BEGIN IMMEDIATE`` with a busy timeout): none is lost. A failure to
+schedule entry, the git commit); a corrupt file is moved aside, never deleted. A history written by
+an older version keeps its rows, and gains the columns it lacks (empty for those rows). Runs that
+finish at once each commit their own row (``BEGIN IMMEDIATE`` with a busy timeout): none is lost. A failure to
 write the history never fails a run: ``record_run`` warns and returns None.
 """
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from chaosrunner.analyse.score import score_run
 from chaosrunner.analyse.status import RunStatus
 from chaosrunner.analyse.verdict import Status
 from chaosrunner.results.record import RunRecord, WindowMeasurement
@@ -81,6 +85,9 @@ class HistoryRow(BaseModel):
     error_rate_baseline: float | None = None
     error_rate_fault: float | None = None
     error_rate_recovery: float | None = None
+    resolution: float | None = None
+    rpo_resolution: float | None = None
+    score: float | None = None
     verdicts: dict[str, int] = {}
     failed: list[str] = []
     version: str | None = None
@@ -175,7 +182,10 @@ def history_row(record: RunRecord, run_dir: Path | str = "", schedule_entry: str
         rto=max(finite, default=None) if recovered else None, recovered=recovered,
         failover=max(failovers, default=None),
         rpo=_finite(integ.rpo) if integ is not None else None, lost=integ.lost if integ is not None else None,
-        p99=_fault_p99(record, windows), **per_window, verdicts=counts,
+        p99=_fault_p99(record, windows), **per_window,
+        resolution=_finite(record.sampling.interval) if record.sampling is not None else None,
+        rpo_resolution=_finite(integ.resolution) if integ is not None else None,
+        score=score_run(record).value, verdicts=counts,
         failed=[x.name for x in record.verdicts if x.status is Status.FAILED],
         version=record.versions.get("chaosrunner"), git_commit=commit, run_dir=Path(run_dir).name)
 
@@ -296,9 +306,11 @@ def _connect(path: Path) -> sqlite3.Connection:
         if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             raise sqlite3.DatabaseError("quick_check failed")
         conn.executescript(_SCHEMA)
-        missing = set(COLUMNS) - {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-        if missing:
-            raise sqlite3.DatabaseError(f"an older history without {', '.join(sorted(missing))}")
+        # a history written by an older version: its rows are kept (a CI cache may hold the only copy of
+        # its baselines), the new columns added empty
+        have = [r[1] for r in conn.execute("PRAGMA table_info(runs)")]
+        for column in [c for c in COLUMNS if c not in have]:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")
     except BaseException:
         conn.close()
         raise

@@ -161,12 +161,14 @@ def test_real_latency_runs_reports_in_the_browser_and_their_trend(chromium, runs
     assert "api-backend-latency: trend over 2 runs" in index_html
     [trend] = re.findall(r'<figure id="exp-\d+">(<svg\b.*?</svg>)', index_html, flags=re.S)
     # matplotlib draws each run's point as a marker clipped to its axes (tick marks are not):
-    # two on the RTO axis and two on the p99 axis (no writer here: RPO is "not measured")
+    # two on the RTO axis, two on the p99 axis and two on the resilience score's (no writer here: RPO is
+    # "not measured")
     assert "RTO measured (s)" in trend and "p99 in fault window (ms)" in trend and "not measured" in trend
+    assert "resilience score (0-100)" in trend
     # (one marker artist per kind of run: its points are the <use> elements of one clipped group)
     groups = re.findall(r'<g clip-path="url\(#[^"]+\)">((?:\s*<use [^>]*/>)+)', trend)
     points = [p for g in groups for p in re.findall(r'<use xlink:href="#m[0-9a-f]+" x="([\d.]+)" y="([\d.]+)"', g)]
-    assert len(points) == 4 and len({x for x, _ in points}) == 4, points
+    assert len(points) == 6 and len({x for x, _ in points}) == 6, points
 
     urls = [r.run_dir.joinpath("report.html").resolve().as_uri() for r in results]
     index_url = index.resolve().as_uri()
