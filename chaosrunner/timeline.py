@@ -23,7 +23,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+
+from chaosrunner.spool import Spool
 
 JSON = Any
 
@@ -36,7 +39,7 @@ class EventKind(StrEnum):
     STEADY_STATE = "steady_state"            # data: phase, ok, probes: {name: ok}
     STEP_STARTED = "step_started"            # data: step, index, kind
     STEP_ENDED = "step_ended"                # data: step, index, ok, error?
-    FAULT_INJECTED = "fault_injected"        # data: fault_id, target, type, driver, detail
+    FAULT_INJECTED = "fault_injected"        # data: fault_id, target, type, driver, detail, step (the action's name)
     FAULT_REVERTED = "fault_reverted"        # data: fault_id, target, type, by (revert|rollback|signal|recover)
     FAULT_REVERT_FAILED = "fault_revert_failed"  # data: fault_id, target, type, error
     ACTION = "action"                        # a non-fault action ran: data: name, ok, output/error
@@ -92,6 +95,12 @@ class LoadStat:
     p99: float | None
     avg: float | None = None
     max: float | None = None
+    # run clock, starts of requests that ended in this second: the first and last failed one, the first
+    # successful one, and the first successful one that started after the last failed one (None: none)
+    first_failure: float | None = None
+    last_failure: float | None = None
+    first_ok: float | None = None
+    first_ok_after_failure: float | None = None
 
     def to_dict(self) -> dict[str, JSON]:
         return asdict(self)
@@ -132,6 +141,8 @@ class Timeline:
         self.writes: list[WriteRecord] = []
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
+        self._spool: Spool | None = None
+        self._writes_replaced = False
 
     # -- clock -------------------------------------------------------------------------------
     def now(self) -> float:
@@ -167,22 +178,51 @@ class Timeline:
     def add_sample(self, sample: Sample) -> None:
         with self._lock:
             self.samples.append(sample)
+            if self._spool is not None:
+                self._spool.append("samples", sample, self.samples, sample.start)
         self._notify(sample)
 
     def add_load_stat(self, stat: LoadStat) -> None:
         with self._lock:
             self.load_stats.append(stat)
+            if self._spool is not None:
+                self._spool.append("load_stats", stat, self.load_stats, stat.t)
         self._notify(stat)
 
     def add_write(self, write: WriteRecord) -> None:
         with self._lock:
             self.writes.append(write)
+            if self._spool is not None:
+                self._spool.append("writes", write, self.writes, write.sent)
         self._notify(write)
 
     def replace_writes(self, writes: Iterable[WriteRecord]) -> None:
         """Store the writes once their read-back is known (the only non-append operation)."""
         with self._lock:
             self.writes = list(writes)
+            self._writes_replaced = self._spool is not None
+
+    # -- streaming to disk (chaosrunner.spool) ------------------------------------------------
+    def spool_to(self, folder: Path, keep: float = 300.0) -> None:
+        """From now on, stream samples, load statistics and writes to JSON lines in ``folder`` and
+        keep only the last ``keep`` seconds of them in memory, until ``unspool``."""
+        with self._lock:
+            if self._spool is None:
+                self._spool = Spool(folder, keep)
+
+    def unspool(self, remove: bool = True) -> None:
+        """Stop streaming and read every record back from the files (all of them, for the analysis)."""
+        with self._lock:
+            spool, self._spool = self._spool, None
+            if spool is None:
+                return
+            data = spool.close()
+            self.samples = [_from(Sample, d) for d in data["samples"]]
+            self.load_stats = [_from(LoadStat, d) for d in data["load_stats"]]
+            if not self._writes_replaced:          # the read-back's answer, complete, is already in memory
+                self.writes = [_from(WriteRecord, d) for d in data["writes"]]
+        if remove:
+            spool.remove()
 
     # -- reading -----------------------------------------------------------------------------
     def events_of(self, *kinds: EventKind) -> list[Event]:

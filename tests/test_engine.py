@@ -144,7 +144,10 @@ def test_run_json_output_for_machines(tmp_path, web):
     assert r.returncode == 0 and summary["status"] == "held" and summary["exit_code"] == 0, r.stderr
     rto = next(v for v in summary["verdicts"] if v["name"] == "rto")
     # the 1 s stop, then recovery at once: on a busy machine well under the 5 s objective, never under 1 s
-    assert rto["status"] == "passed" and 0.9 < rto["value"] < 3.5 and rto["precision"] == 0.1
+    assert rto["status"] == "passed" and 0.9 < rto["value"] < 3.5
+    # ± as achieved by the samples (analyse.resolution): about the 100 ms interval here (the stopped
+    # target holds samples until their timeout), more when the shared machine delays a deadline
+    assert 0 < rto["precision"] < 0.5, rto
     assert (tmp_path / "junit.xml").exists()
 
 

@@ -18,7 +18,12 @@ primary; several names joined with "," mean several nodes claimed primary in tha
   failover and failback verdicts are SKIPPED ("no deviation: no failover needed"). When every
   window skips, the objective was never exercised and its verdict is UNKNOWN (the run is then
   inconclusive, not held). No fault injected at all → SKIPPED (the objective does not apply).
-Resolution of every time: ± the sampling interval.
+- Origin: ``failover: {probe, within, from: <action name or fault id>}`` times the failover from that
+  fault's injection instead of the window's ``t0`` (never negative); a window where it was not
+  injected is not judged (skipped), and when it was injected in none the objective is not measured.
+Resolution: the one the samples achieved (``analyse.resolution``): failover, the first qualifying
+role sample minus the previous role sample or failed steady sample (never before the origin);
+failback the same after the failover (``failback_resolution``); otherwise the sampling interval.
 """
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Iterable, Sequence
 
-from chaosrunner.analyse.recovery import json_seconds, steady_ok_at, steady_series
+from chaosrunner.analyse.recovery import json_seconds, origin_in, steady_ok_at, steady_series
+from chaosrunner.analyse.resolution import role_change_resolution
 from chaosrunner.analyse.verdict import Status, Verdict
 from chaosrunner.timeline import Event, Sample, fault_windows
 from chaosrunner.units import format_duration
@@ -65,6 +71,9 @@ class FailoverResult:
     measured: bool = True
     note: str = ""
     deviated: bool = True              # a steady-state sample (role probe included) failed in the scope
+    origin: str | None = None          # the fault the failover is timed from (None: t0)
+    origin_at: float | None = None     # its injection; None with an origin: not injected in this window
+    failback_resolution: float | None = None   # ± on the failback time (``resolution`` is the failover's)
 
     @property
     def not_needed(self) -> bool:
@@ -79,14 +88,20 @@ class FailoverResult:
             "failover_at": self.failover_at, "failed_back": self.failed_back,
             "failback_time": json_seconds(self.failback_time), "failback_at": self.failback_at,
             "split_brain": list(self.split_brain), "measured": self.measured, "note": self.note,
-            "deviated": self.deviated,
+            "deviated": self.deviated, "origin": self.origin, "origin_at": self.origin_at,
+            "failback_resolution": self.failback_resolution,
         }
+
+    @property
+    def origin_missing(self) -> bool:
+        return self.origin is not None and self.origin_at is None
 
 
 def failover_results(samples: Iterable[Sample], events: Iterable[Event], probe: str, steady_probes: Sequence[str],
-                     interval: float) -> list[FailoverResult]:
-    """One ``FailoverResult`` per fault window for the role probe ``probe``."""
+                     interval: float, origin: str | None = None) -> list[FailoverResult]:
+    """One ``FailoverResult`` per fault window for the role probe ``probe``, timed from ``origin`` (a fault)."""
     samples = list(samples)
+    events = list(events)
     role = sorted((s for s in samples if s.probe == probe), key=lambda s: s.start)
     names = list(dict.fromkeys([*steady_probes, probe]))
     series = steady_series(samples, names)
@@ -97,8 +112,11 @@ def failover_results(samples: Iterable[Sample], events: Iterable[Event], probe: 
         scoped = [s for s in role if w.start <= s.start < scope_end]
         before = [s for s in role if s.start < w.start and len(primaries(s)) == 1]
         deviated = any(not s.ok for ps in series.values() for s in ps.samples if w.start <= s.start < scope_end)
+        at = origin_in(events, w, origin)
+        since = w.start if at is None else at
         common: dict[str, Any] = dict(window=w.index, t0=w.start, reverted_at=w.end, probe=probe, resolution=interval,
-                      split_brain=tuple(split_brain_instants(scoped, probe)), deviated=deviated)
+                      split_brain=tuple(split_brain_instants(scoped, probe)), deviated=deviated, origin=origin,
+                      origin_at=at)
         if not before:
             out.append(FailoverResult(**common, primary_before=None, failed_over=False, new_primary=None,
                                       failover_time=math.inf, failover_at=None, failed_back=False,
@@ -119,10 +137,19 @@ def failover_results(samples: Iterable[Sample], events: Iterable[Event], probe: 
         elif not changed:
             note = f"{old} stayed primary" + ("" if deviated else "; the steady state never deviated")
         reference = w.end if w.end is not None else failover_at
+        # the ± each instant achieved: the previous role sample or failed steady sample (analyse.resolution)
+        steady_scoped = [s for ps in series.values() for s in ps.samples if w.start <= s.start < scope_end]
+        if done is not None:
+            common["resolution"] = role_change_resolution([s for s in scoped if s.start < done.start], steady_scoped,
+                                                          done.start, since, interval)
+        if done is not None and back is not None:
+            common["failback_resolution"] = role_change_resolution(
+                [s for s in scoped if done.start <= s.start < back.start], steady_scoped, back.start,
+                reference if reference is not None else done.start, interval)
         out.append(FailoverResult(
             **common, primary_before=old, failed_over=bool(changed),
             new_primary=primaries(done or changed[0])[0] if changed else None,
-            failover_time=math.inf if done is None else done.start - w.start, failover_at=failover_at,
+            failover_time=math.inf if done is None else max(0.0, done.start - since), failover_at=failover_at,
             failed_back=back is not None,
             failback_time=math.inf if back is None or reference is None else max(0.0, back.start - reference),
             failback_at=None if back is None else back.start, note=note))
@@ -158,13 +185,20 @@ def failover_verdicts(results: Sequence[FailoverResult], within: float | None) -
     expected = f"failover ≤ {format_duration(within)}"
     if not results:
         return [Verdict("failover", Status.SKIPPED, expected, "no fault was injected", NO_FAULT, kind="objective")]
-    never = _never_exercised("failover", expected, results)
+    if all(r.origin_missing for r in results):
+        return [Verdict("failover", Status.UNKNOWN, expected, "not measured",
+                        f"{results[0].origin} (objectives.failover.from) was never injected", kind="objective",
+                        data={"windows": [r.to_dict() for r in results]})]
+    never = _never_exercised("failover", expected, [r for r in results if not r.origin_missing])
     if never is not None:
         return [never]
     out = []
     for res in results:
         name, data = _name("failover", res, len(results)), res.to_dict()
-        if res.not_needed:
+        if res.origin_missing:
+            out.append(Verdict(name, Status.SKIPPED, expected, "not timed here",
+                               f"{res.origin} was not injected in this fault window", kind="objective", data=data))
+        elif res.not_needed:
             out.append(Verdict(name, Status.SKIPPED, expected, "not needed", NOT_NEEDED, kind="objective",
                                data=data))
         elif not res.measured:
@@ -179,7 +213,9 @@ def failover_verdicts(results: Sequence[FailoverResult], within: float | None) -
             ok = res.failover_time <= within
             out.append(Verdict(name, Status.PASSED if ok else Status.FAILED, expected,
                                _pm(res.failover_time, res.resolution),
-                               f"{res.primary_before} → {res.new_primary}, steady state ok",
+                               f"{res.primary_before} → {res.new_primary}, steady state ok"
+                               + (f"; timed from {res.origin} (+{format_duration(res.origin_at - res.t0)} after t0)"
+                                  if res.origin is not None and res.origin_at is not None else ""),
                                value=res.failover_time, precision=res.resolution, kind="objective", data=data))
     return out
 
@@ -209,8 +245,9 @@ def failback_verdicts(results: Sequence[FailoverResult], within: float | None) -
         else:
             ok = res.failback_time <= within
             out.append(Verdict(name, Status.PASSED if ok else Status.FAILED, expected,
-                               _pm(res.failback_time, res.resolution), f"{res.new_primary} → {res.primary_before}",
-                               value=res.failback_time, precision=res.resolution, kind="objective", data=data))
+                               _pm(res.failback_time, res.failback_resolution or res.resolution),
+                               f"{res.new_primary} → {res.primary_before}", value=res.failback_time,
+                               precision=res.failback_resolution or res.resolution, kind="objective", data=data))
     return out
 
 

@@ -6,6 +6,8 @@ Routes (priority for load shedding in brackets; an ``X-Priority`` header overrid
 
 - ``PUT /configs/{key}`` [high], ``DELETE /configs/{key}`` [high]: the body is stored verbatim in
   the config store; ``GET /configs/{key}`` [medium] returns it (404 when absent).
+- ``POST /configs/_batch`` [high]: ``{"get": [keys]}`` → ``{"values": {key: value | null}}``, or
+  ``{"delete": [keys]}``; at most 5,000 keys (the integrity writer reads back and cleans up with it).
 - ``GET /fleet/status`` [low]: asks the external service; when it fails or its breaker is open the
   answer degrades at once (200, ``"status": "degraded"``, the last known fleet status) instead of
   hanging on the dependency.
@@ -47,6 +49,7 @@ after 1.5 s of paused writes, ``supervisor.DRAIN_FOR``); below the router's 3 s 
 HOLD_RETRY = 0.05
 
 ROUTE_PRIORITY = {"/configs/{key}": {"GET": "medium", "PUT": "high", "DELETE": "high"},
+                  "/configs/_batch": {"POST": "high"},
                   "/fleet/status": {"GET": "low"}, "/health": {"GET": "critical"},
                   "/metrics": {"GET": "critical"}, "/admin/memory": {"POST": "critical", "DELETE": "critical"}}
 
@@ -272,6 +275,15 @@ def build_app(node: ApiNode) -> web.Application:
             return unavailable(exc)
         return web.Response(body=body, status=status, headers=store_headers)
 
+    async def batch_configs(request: web.Request) -> web.Response:
+        """``POST /configs/_batch``: the store's batch read or delete (``{"get"|"delete": [keys]}``)."""
+        try:
+            status, body = await node.call("store", "POST", f"{node.store_url}/kv/_batch", node.store_timeout,
+                                           data=await request.read(), ok_statuses=(200, 400))
+        except (CircuitOpen, DependencyError) as exc:
+            return unavailable(exc)
+        return web.Response(body=body, status=status, content_type="application/json", headers=store_headers)
+
     async def delete_config(request: web.Request) -> web.Response:
         try:
             await node.call("store", "DELETE", f"{node.store_url}/kv/{request.match_info['key']}",
@@ -320,7 +332,8 @@ def build_app(node: ApiNode) -> web.Application:
         node.memory.sample()
         return reply({"held_mb": 0, "rss": node.memory.rss, "memory_pressure": node.memory.pressure()})
 
-    app.add_routes([web.put("/configs/{key}", put_config), web.get("/configs/{key}", get_config),
+    app.add_routes([web.post("/configs/_batch", batch_configs),
+                    web.put("/configs/{key}", put_config), web.get("/configs/{key}", get_config),
                     web.delete("/configs/{key}", delete_config), web.get("/fleet/status", fleet_status),
                     web.get("/health", health), web.get("/metrics", metrics),
                     web.post("/admin/memory", hold_memory), web.delete("/admin/memory", release_memory)])

@@ -37,9 +37,10 @@ its log); a write then gets 503 with ``"switchover": true`` (``Retry-After: 1``)
 nodes hold and retry on the new primary rather than count as a store failure. ``/role`` shows
 ``draining``.
 
-HTTP: ``PUT/GET/DELETE /kv/{key}``, ``GET /health``, ``GET /role``, ``GET /metrics``,
-``POST /promote {"term"}``, ``POST /follow {"primary_url", "term"[, "replayed"]}``, ``POST /demote``,
-internal ``GET /wal?after=&term=&wait=`` and ``GET /snapshot``.
+HTTP: ``PUT/GET/DELETE /kv/{key}``, ``POST /kv/_batch`` (``{"get": [keys]}``, ``{"delete": [keys]}`` or
+``{"put": {key: value}}``, at most 5,000: the writer's read-back and clean-up), ``GET /health``,
+``GET /role``, ``GET /metrics``, ``POST /promote {"term"}``, ``POST /follow {"primary_url", "term"[,
+"replayed"]}``, ``POST /demote``, internal ``GET /wal?after=&term=&wait=`` and ``GET /snapshot``.
 """
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ from chaosrunner.demo.common import Metrics, metrics_response, reply, serve
 ATTACHED_FOR = 0.5      # a standby that polled this recently counts as attached (sync mode)
 LEASE = 1.0             # a supervised primary unheard-of this long fences itself (supervisor fails over at 2s)
 BATCH = 2000
+MAX_BATCH = 5000        # keys in one POST /kv/_batch
 
 
 class StoreNode:
@@ -152,6 +154,10 @@ class StoreNode:
         self.lease_until = time.monotonic() + LEASE
 
     async def write(self, op: str, key: str, value: str | None) -> web.Response:
+        return await self.write_many([(op, key, value)])
+
+    async def write_many(self, ops: list[tuple[str, str, str | None]]) -> web.Response:
+        """Apply writes in one transaction, one log entry each (replicated and acknowledged as one)."""
         self.check_lease()
         if self.draining:              # demoted for a switchover: the client may retry on the new primary
             return reply({"error": "switchover in progress: writes paused", "switchover": True,
@@ -159,9 +165,11 @@ class StoreNode:
         if self.role != "primary" or not self.writable:
             why = "fenced: waiting for the supervisor" if self.role == "primary" else "not primary"
             return reply({"error": why, "node": self.name, "role": self.role}, 503)
-        seq = self.seq + 1
-        self._apply([[seq, op, key, value]])
-        self.metrics.inc("store_writes_total", node=self.name, op=op)
+        first = self.seq + 1
+        self._apply([[first + i, op, key, value] for i, (op, key, value) in enumerate(ops)])
+        seq = first + len(ops) - 1
+        for op in {op for op, _, _ in ops}:
+            self.metrics.inc("store_writes_total", sum(o == op for o, _, _ in ops), node=self.name, op=op)
         self._notify("_changed")
         if self.sync:
             deadline = time.monotonic() + self.sync_timeout
@@ -175,7 +183,16 @@ class StoreNode:
                     await asyncio.wait_for(self._confirmed.wait(), 0.1)
                 except TimeoutError:
                     pass
-        return reply({"seq": seq, "node": self.name})
+        return reply({"seq": seq, "node": self.name} | ({"count": len(ops)} if len(ops) > 1 else {}))
+
+    def read_many(self, keys: list[str]) -> dict[str, str | None]:
+        """The value of each key (None: absent), in chunks below SQLite's limit on parameters."""
+        found: dict[str, str | None] = dict.fromkeys(keys)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            rows = self.db.execute(f"SELECT key, value FROM kv WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            found.update(rows.fetchall())
+        return found
 
     def read(self, key: str) -> web.Response:
         row = self.db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
@@ -324,6 +341,21 @@ def build_app(node: StoreNode) -> web.Application:
     async def get(request: web.Request) -> web.Response:
         return node.read(request.match_info["key"])
 
+    async def batch(request: web.Request) -> web.Response:
+        """``POST /kv/_batch`` ``{"get": [keys]}`` → ``{"values": {key: value | null}}``;
+        ``{"delete": [keys]}`` or ``{"put": {key: value}}`` → one transaction (a write: primary only)."""
+        body = await _json(request)
+        puts = body.get("put")
+        if isinstance(puts, dict) and 0 < len(puts) <= MAX_BATCH and all(isinstance(v, str) for v in puts.values()):
+            return await node.write_many([("put", k, v) for k, v in puts.items()])
+        keys = body.get("get", body.get("delete"))
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or len(keys) > MAX_BATCH:
+            return reply({"error": f"give {{\"get\": [keys]}}, {{\"delete\": [keys]}} or {{\"put\": {{key: value}}}}, "
+                                   f"at most {MAX_BATCH}"}, 400)
+        if "get" in body:
+            return reply({"values": node.read_many(keys), "node": node.name, "role": node.role})
+        return await node.write_many([("del", k, None) for k in keys]) if keys else reply({"count": 0})
+
     async def health(request: web.Request) -> web.Response:
         return reply({"status": "ok", **node.status()})
 
@@ -356,7 +388,8 @@ def build_app(node: StoreNode) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         return metrics_response(node.metrics)
 
-    app.add_routes([web.put("/kv/{key}", put), web.get("/kv/{key}", get), web.delete("/kv/{key}", delete),
+    app.add_routes([web.post("/kv/_batch", batch),
+                    web.put("/kv/{key}", put), web.get("/kv/{key}", get), web.delete("/kv/{key}", delete),
                     web.get("/health", health), web.get("/role", role), web.get("/wal", wal),
                     web.get("/snapshot", snapshot), web.post("/promote", promote), web.post("/follow", follow),
                     web.post("/demote", demote), web.get("/metrics", metrics)])

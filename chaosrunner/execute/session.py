@@ -28,7 +28,7 @@ from chaosrunner.execute.companions import Companion
 from chaosrunner.execute.ledger import Ledger
 from chaosrunner.execute.sampling import Sampler, take_sample
 from chaosrunner.execute.signals import SignalGuard
-from chaosrunner.execute.stops import StopCondition
+from chaosrunner.execute.stops import FailingTracker, StopCondition
 from chaosrunner.probes.base import Probe
 from chaosrunner.timeline import EventKind as K
 from chaosrunner.timeline import Timeline
@@ -41,9 +41,15 @@ class FaultSession:
     def __init__(self, timeline: Timeline, ledger: Ledger, probes: list[Probe], *, interval: float,
                  stop_conditions: Iterable[StopCondition] = (), companions: Iterable[Companion] = (),
                  revert_timeout: float = 30.0, signals: SignalGuard | None = None,
-                 drivers: DriverFactory | None = None):
+                 drivers: DriverFactory | None = None, fine: float | None = None, stable_for: float = 0.0,
+                 watch: float = 0.0):
         self.timeline, self.ledger, self.probes = timeline, ledger, probes
         self.interval = interval
+        # adaptive sampling (see ``execute.sampling``): fine while a probe fails and for ``watch`` after
+        # each inject and revert; off when ``fine`` is None
+        self.fine, self.stable_for, self.watch = fine, stable_for, watch
+        self._failing = FailingTracker(timeline)
+        self._sample_waiter: asyncio.Future[None] | None = None
         self.stop_conditions = list(stop_conditions)
         self.companions = list(companions)
         self.revert_timeout = revert_timeout
@@ -138,6 +144,7 @@ class FaultSession:
         plan_info = {"spec": fault.spec.model_dump(mode="json"), "target": fault.target_name,
                      "target_model": fault.target.model_dump(mode="json") if fault.target else None}
         self.ledger.intend(fault.fault_id, fault.target_name, fault.type, fault.driver, plan_info)
+        self._watch_closely()                   # the fault may take effect before the driver returns
         job = asyncio.ensure_future(asyncio.wait_for(asyncio.to_thread(drv.inject, fault), fault.spec.timeout))
         try:
             handle = await asyncio.shield(job)
@@ -165,8 +172,10 @@ class FaultSession:
     def _register(self, handle: Handle, fault: PlannedFault, plan_info: dict[str, Any]) -> None:
         self.ledger.record(handle, plan_info)
         self.active[fault.fault_id] = (handle, fault)
+        self._watch_closely()
         self.timeline.event(K.FAULT_INJECTED, fault_id=fault.fault_id, target=fault.target_name, type=fault.type,
-                            driver=fault.driver, detail={k: v for k, v in handle.data.items() if k != "handle"})
+                            driver=fault.driver, detail={k: v for k, v in handle.data.items() if k != "handle"},
+                            step=getattr(fault.spec, "name", None))
 
     async def revert(self, fault_id: str, by: str) -> bool:
         """Revert one fault in force (once; False if it failed, and then it stays in the ledger)."""
@@ -174,18 +183,23 @@ class FaultSession:
             item = self.active.pop(fault_id, None)
             if item is None:
                 return True
-            handle, _ = item
+            handle, fault = item
             drv = self.driver(handle.driver)
+            self._watch_closely()
+            # the fault's own timeout bounds its inject and its revert (a cloud instance may take minutes to
+            # start again); never less than the session's
+            limit = max(self.revert_timeout, float(getattr(fault.spec, "timeout", 0) or 0))
             try:
-                await asyncio.wait_for(asyncio.to_thread(drv.revert, handle), self.revert_timeout)
+                await asyncio.wait_for(asyncio.to_thread(drv.revert, handle), limit)
             except Exception as exc:  # noqa: BLE001 - every revert failure is recorded, none stops the others
-                msg = f"revert timed out after {self.revert_timeout:g}s" if isinstance(exc, TimeoutError) \
+                msg = f"revert timed out after {limit:g}s" if isinstance(exc, TimeoutError) \
                     else f"{type(exc).__name__}: {exc}"
                 self.timeline.event(K.FAULT_REVERT_FAILED, fault_id=fault_id, target=handle.target,
                                     type=handle.fault_type, error=msg)
                 self.revert_failures.append(f"{handle.fault_type} on {handle.target}: {msg}")
                 return False
             self.ledger.strike(fault_id)
+            self._watch_closely()
             self.timeline.event(K.FAULT_REVERTED, fault_id=fault_id, target=handle.target, type=handle.fault_type,
                                 by=by)
             return True
@@ -244,7 +258,8 @@ class FaultSession:
     def start_sampling(self) -> None:
         """Sample every probe on its fixed deadlines and check the stop conditions, until stopped."""
         if self._sampler is None:
-            self._sampler = Sampler(self.probes, self.timeline, self.interval)
+            self._sampler = Sampler(self.probes, self.timeline, self.interval, fine=self.fine,
+                                    stable_for=self.stable_for, on_sample=self._sampled)
             self._sampler.start()
         if self._watcher is None:
             self._watcher = asyncio.create_task(self._watch())
@@ -258,6 +273,17 @@ class FaultSession:
             await self._sampler.stop()
             self._sampler = None
 
+    def _watch_closely(self) -> None:
+        """A fault is being injected or reverted: every probe at the fine rate for ``watch``."""
+        if self._sampler is not None:
+            self._sampler.watch(self.watch)
+
+    def _sampled(self, sample: object) -> None:
+        """After every sample: the stop conditions over samples are checked (see ``_watch``)."""
+        waiter = self._sample_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def stop_watching(self) -> None:
         """Stop checking the stop conditions (the fault window is over); sampling goes on."""
         if self._watcher is not None:
@@ -269,9 +295,16 @@ class FaultSession:
         """Starts of the probe's samples in flight past their deadline (see ``Sampler.overdue``)."""
         return self._sampler.overdue(probe, now) if self._sampler is not None else []
 
-    async def check_stop_conditions(self) -> str | None:
+    def failing_since(self, probe: str, now: float) -> float | None:
+        """Start of the probe's current run of failed (or overdue) samples; None while it holds."""
+        return self._failing.failing_since(probe, self.overdue(probe, now))
+
+    async def check_stop_conditions(self, *, per_sample_only: bool = False) -> str | None:
+        """The first reason to stop, or None; ``per_sample_only``: only the conditions over samples."""
         now = self.timeline.now()
-        reasons = await asyncio.gather(*(cond.check(self, now) for cond in self.stop_conditions))
+        conditions = [c for c in self.stop_conditions if getattr(c, "per_sample", False)] if per_sample_only \
+            else self.stop_conditions
+        reasons = await asyncio.gather(*(cond.check(self, now) for cond in conditions))
         for reason in reasons:
             if reason:
                 return reason
@@ -282,10 +315,24 @@ class FaultSession:
         return None
 
     async def _watch(self) -> None:
+        """Every condition every ``interval`` (on fixed deadlines, skipped after a stall); those over
+        samples also after every sample, so a probe sampled finely is judged as finely."""
+        loop = asyncio.get_running_loop()
+        next_full = loop.time() + self.interval
         while True:
-            await asyncio.sleep(self.interval)
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._sample_waiter = waiter
+            timer = loop.call_at(next_full, _settle, waiter)
             try:
-                reason = await self.check_stop_conditions()
+                await waiter
+            finally:
+                timer.cancel()
+                self._sample_waiter = None
+            full = loop.time() >= next_full
+            if full:
+                next_full = max(next_full + self.interval, loop.time())
+            try:
+                reason = await self.check_stop_conditions(per_sample_only=not full)
             except Exception as exc:  # noqa: BLE001 - a broken condition must not end the watching
                 reason = f"a stop condition could not be checked: {type(exc).__name__}: {exc}"
             if reason:
@@ -330,3 +377,8 @@ class FaultSession:
             self.abort(f"received {name}")
         else:
             self.timeline.event(K.SIGNAL, signal=name, repeated=count)
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -1,5 +1,6 @@
 """Stop conditions (``abort_when``): checked by the fault session after every sampling interval
-while faults may be in force; the first that trips aborts the run and every fault is reverted.
+while faults may be in force — those over the samples alone (``per_sample``) after every sample
+too, fine ones included; the first that trips aborts the run and every fault is reverted.
 
 A stop condition is one call, ``async check(run, now) -> reason | None``, over what the run has
 recorded so far (``run.timeline``) and the samples still in flight (``run.overdue``), or over the
@@ -13,9 +14,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from chaosrunner.timeline import EventKind, Timeline
+from chaosrunner.timeline import EventKind, Sample, Timeline
 
 
 class RunView(Protocol):
@@ -38,10 +39,13 @@ class ProbeFailingFor:
 
     seconds: float
     probes: tuple[str, ...]
+    per_sample: ClassVar[bool] = True         # reads only the samples: checked after every one of them
 
     async def check(self, run: RunView, now: float) -> str | None:
+        tracked = getattr(run, "failing_since", None)         # the session keeps it current: O(1)
         for name in self.probes:
-            since = failing_since(run.timeline, name, run.overdue(name, now))
+            since = tracked(name, now) if tracked is not None else \
+                failing_since(run.timeline, name, run.overdue(name, now))
             if since is not None and now - since >= self.seconds:
                 return f"probe {name!r} failing for {now - since:.1f}s (limit {self.seconds:g}s)"
         return None
@@ -161,11 +165,40 @@ def failing_since(timeline: Timeline, probe: str, overdue: Sequence[float] = ())
     return since
 
 
+class FailingTracker:
+    """``failing_since`` of every probe, kept current as samples are appended (a timeline listener),
+    so that checking ``probe_failing_for`` after every sample costs the same however long the probe
+    has been failing. Same answers as ``failing_since`` over the whole timeline."""
+
+    def __init__(self, timeline: Timeline):
+        self._since: dict[str, float | None] = {}
+        self._last_ok: dict[str, float | None] = {}
+        for s in timeline.samples:
+            self._see(s)
+        timeline.subscribe(self._see)
+
+    def _see(self, record: Any) -> None:
+        if not isinstance(record, Sample):
+            return
+        if record.ok:
+            self._last_ok[record.probe], self._since[record.probe] = record.start, None
+        elif self._since.get(record.probe) is None:
+            self._since[record.probe] = record.start
+
+    def failing_since(self, probe: str, overdue: Sequence[float] = ()) -> float | None:
+        since, last_ok = self._since.get(probe), self._last_ok.get(probe)
+        hung = [t for t in overdue if last_ok is None or t > last_ok]
+        if hung:
+            since = min(hung) if since is None else min(since, min(hung))
+        return since
+
+
 def stop_conditions(abort_when: Iterable[Any], probe_names: list[str], prometheus: str | None = None,
-                    interval: float = 0.25) -> list[StopCondition]:
+                    interval: float = 0.25, inventory: Any = None) -> list[StopCondition]:
     """The stop conditions of an ``abort_when:`` list (models from ``chaosrunner.model.experiment``);
-    ``prometheus``: the inventory's server, for ``promql:`` without its own. Outside checks time out
-    within the sampling interval (at least 200 ms, at most 1 s)."""
+    ``prometheus``: the inventory's server, for ``promql:`` without its own; ``inventory``: the run's,
+    whose ``aws:`` handles a ``cloudwatch_alarm:`` reads through. Outside checks time out within the
+    sampling interval (at least 200 ms, at most 1 s)."""
     out: list[StopCondition] = []
     timeout = min(1.0, max(0.2, interval))
     for cond in abort_when:
@@ -180,4 +213,10 @@ def stop_conditions(abort_when: Iterable[Any], probe_names: list[str], prometheu
             out.append(HttpSaysStop(timeout, url=cond.http.url, status=cond.http.status, contains=cond.http.contains))
         elif cond.promql is not None:
             out.append(PromQLTrue(timeout, prometheus=str(cond.prometheus or prometheus), expr=cond.promql))
+        elif getattr(cond, "cloudwatch_alarm", None) is not None:
+            from chaosrunner.drivers.aws.watch import AlarmStop, aws_handle
+
+            alarm = cond.cloudwatch_alarm
+            out.append(AlarmStop(aws_handle(inventory, alarm.target), list(alarm.alarms), alarm.state,
+                                 alarm.timeout))
     return out

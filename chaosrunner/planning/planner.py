@@ -77,6 +77,8 @@ def _default_probe_name(p: Any) -> str:
         return f"http {p.url}"
     if p.type == "tcp":
         return f"tcp {p.host}:{p.port}"
+    if p.type == "aws":
+        return f"aws {p.check} {p.target}"
     return str(p.type)
 
 
@@ -90,9 +92,10 @@ def _driver_for(spec: Any, target_name: str, inv: Inventory | None, where: Any) 
     for cls in candidates:
         if cls.handle is None or (target is not None and target.handle(cls.handle) is not None):
             return cls.name
-    need = " or ".join(sorted({str(c.handle) for c in candidates}))
-    raise PlanError(f"target {target_name!r} has no {need} handle, which a {spec.type} fault needs", where,
-                    f"add `{need}:` to {target_name!r} in the inventory, or pick another target")
+    handles = sorted({str(c.handle) for c in candidates})
+    raise PlanError(f"target {target_name!r} has no {' or '.join(handles)} handle, which a {spec.type} fault needs",
+                    where, f"add {' or '.join(f'`{h}:`' for h in handles)} to {target_name!r} in the inventory, "
+                           "or pick another target")
 
 
 def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> list[PlannedStep]:
@@ -157,6 +160,7 @@ def make_plan(exp: LoadedExperiment) -> Plan:
     method_end = max([s.at + (s.spec.duration or 0.0 if s.kind == "action" else s.duration) for s in steps] + [0.0])
     names = probe_names(model.probes())
     _check_probes(exp, names)
+    _check_origins(exp, steps)
     # steady state before and after, plus the stable_for window the recovery needs
     expected = method_end + 2 * max([p.timeout for p in model.probes()] + [0.0]) + model.sampling.stable_for
     radius: list[str] = []
@@ -169,8 +173,27 @@ def make_plan(exp: LoadedExperiment) -> Plan:
                 inv.environment if inv else "local", outside_loopback(inv) if inv else [])
 
 
+def _check_origins(exp: LoadedExperiment, steps: list[PlannedStep]) -> None:
+    """An objective's ``from:`` that looks like a fault id must be one of the method's faults."""
+    ids = [f.fault_id for s in steps for f in s.faults]
+    names = {getattr(s.spec, "name", None) for s in steps if s.kind == "action"}
+    for which, ref in exp.model.objectives.origins():
+        if ref in names or ref in ids:
+            continue
+        raise PlanError(f"objectives.{which}.from names fault {ref!r}, but the method's faults are "
+                        + (", ".join(ids) or "none"), exp.location("objectives", which, "from"),
+                        "use one of those ids (`chaosrunner plan --json` lists each fault with its fault_id), or an "
+                        "action's name")
+
+
 def _check_probes(exp: LoadedExperiment, names: list[str]) -> None:
     inv = exp.inventory.model if exp.inventory else None
+    if any(p.type == "aws" for p in exp.model.probes()) or any(
+            getattr(c, "cloudwatch_alarm", None) for c in exp.model.abort_when) or any(
+            s.probe is not None and s.probe.type == "aws" for s in exp.model.method + exp.model.rollback):
+        from chaosrunner.drivers.aws.watch import check_references
+
+        check_references(exp)
     for i, probe in enumerate(exp.model.probes()):
         url = getattr(probe, "url", None)
         if probe.type == "http" and isinstance(url, str) and url.startswith("/") and not (inv and inv.base_url):

@@ -95,8 +95,54 @@ def instants_of(windows: Sequence[WindowMeasurement]) -> list[tuple[str, float, 
                 continue
             if kind == "recovery" and (w.detected is False or w.detection_time is None):
                 continue      # nothing deviated, so nothing recovered: no line at t0
-            out.append((kind, w.t0 + value, w.window))
+            # a time measured from a named fault (objectives' from:) is drawn where it happened
+            at = w.t0 + value
+            if kind == "recovery" and w.recovered_at is not None:
+                at = w.recovered_at
+            elif kind == "failover" and w.failover_result is not None and w.failover_result.failover_at is not None:
+                at = w.failover_result.failover_at
+            out.append((kind, at, w.window))
+        users = w.users.overall if w.users is not None else None
+        if users is not None and users.affected and users.recovered_at is not None:
+            out.append(("users", users.recovered_at, w.window))
     return out
+
+
+def _faults_text(w: WindowMeasurement) -> str:
+    """``f1 partition on db +0.0s (reverted +20.0s); f2 ...``: each fault of the window at its offset."""
+    if not w.faults:
+        return ", ".join(w.targets) or "—"
+    return "; ".join(f"{f.fault_id} {f.step or f.type} on {f.target} +{format_duration(f.offset)}"
+                     + ("" if f.reverted is None else f" (reverted +{format_duration(f.reverted)})")
+                     for f in w.faults)
+
+
+def _users_text(w: WindowMeasurement) -> str:
+    """Users' recovery: when every request started succeeding, after t0, ± the request spacing."""
+    if w.users is None:
+        return "—"
+    o = w.users.overall
+    if not o.affected:
+        return "no failed request"
+    if not o.recovered or o.recovery_time is None:
+        return "not recovered"
+    pm = f" ±{format_duration(o.resolution)}" if o.resolution else ""
+    worst = [e for e in w.users.endpoints if e.affected]
+    tail = "; " + ", ".join(f"{e.name}: " + ("not recovered" if e.recovery_time is None else
+                                             duration_text(e.recovery_time)) for e in worst[:4]) if worst else ""
+    return f"{duration_text(o.recovery_time)}{pm} ({o.failures} failed){tail}"
+
+
+def _writes_text(w: WindowMeasurement) -> str:
+    """The writer's view: first acknowledgement after the outage, and the longest gap between acknowledgements."""
+    if w.writes is None:
+        return "—"
+    x = w.writes
+    pm = f" ±{format_duration(x.resolution)}" if x.resolution else ""
+    first = ("no write failed" if x.failed == 0 else "none acknowledged after" if x.first_ack_after_outage is None
+             else f"first ack +{duration_text(x.first_ack_after_outage)}{pm}")
+    gap = "—" if x.longest_gap is None else f"longest gap {duration_text(x.longest_gap)}{pm}"
+    return f"{first}; {gap}"
 
 
 def _event_summary(data: dict[str, Any]) -> str:
@@ -182,7 +228,7 @@ def objective_rows(record: RunRecord, verdicts: list[Verdict]) -> list[dict[str,
     rows = [{"name": v.name, "kind": v.kind, "status": v.status.value, "mark": VERDICT_MARK[v.status],
              "expected": v.expected, "measured": v.measured, "precision": precision_text(v),
              "detail": clip(v.detail), "bad": v.status is Status.FAILED} for v in verdicts]
-    declared = record.experiment.objectives.model_dump()
+    declared = record.experiment.objectives.model_dump(by_alias=True)
     judged = {v.name.lower().split()[0] for v in verdicts if v.name}
     for key, value in declared.items():
         if value is None or key in judged:
@@ -249,7 +295,10 @@ def window_rows(windows: Sequence[WindowMeasurement]) -> list[dict[str, Any]]:
                      "targets": ", ".join(w.targets) or "—", "detection": detection, "recovery": rec_text,
                      "out_of_slo": duration_text(w.out_of_slo) if w.out_of_slo is not None else "—",
                      "deviations": dev_text, "relapses": "—" if w.relapses is None else str(w.relapses),
-                     "failover": failover_text, "failback": failback_text,
+                     "failover": failover_text, "failback": failback_text, "faults": _faults_text(w),
+                     "users": _users_text(w), "writes": _writes_text(w),
+                     "origin": "" if w.origin is None or w.origin_at is None else
+                     f"from {w.origin}, +{format_duration(w.origin_at - w.t0)}",
                      "bad": rec_text == "not recovered" or bool(w.relapses)})
     return rows
 
@@ -272,6 +321,13 @@ def integrity_rows(record: RunRecord) -> list[tuple[str, str]]:
         rows.append(("loss window", f"{clock(integ.loss_window[0])} – {clock(integ.loss_window[1])}"))
     if integ.last_surviving_before_loss is not None:
         rows.append(("RPO measured from", clock(integ.last_surviving_before_loss)))
+    if len(integ.incidents) > 1:
+        for i in integ.incidents:
+            worst = " (the worst: RPO measured)" if i.index == integ.worst_incident else ""
+            where = "" if i.window is None else f", fault window {i.window + 1}"
+            rows.append((f"incident {i.index + 1}{where}",
+                         f"{i.lost} lost, acknowledged {clock(i.first_lost_ack)} – {clock(i.last_lost_ack)}; "
+                         f"RPO {duration_text(i.rpo)}{pm}{worst}"))
     if res:
         rows.append(("resolution (one write interval)", format_duration(res)))
     if integ.read_back is False:

@@ -34,7 +34,8 @@ FAIL_COLOUR = "#c62828"
 FAULT_COLOUR = "#f9a825"
 INSTANT_STYLE = {"detection": ("--", "#6a1b9a", "detected"),
                  "recovery": ("-", "#00838f", "recovered"),
-                 "failover": (":", "#000000", "failed over")}
+                 "failover": (":", "#000000", "failed over"),
+                 "users": ("-.", "#1565c0", "users' requests all ok")}
 _RC: dict[str, Any] = {"svg.fonttype": "none", "text.parse_math": False, "font.size": 9, "axes.titlesize": 10,
        "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
        "svg.image_inline": True}
@@ -94,10 +95,17 @@ def _shade(ax: Any, windows: Windows, span: float, label_top: bool = True) -> No
         end = w.reverted_at if w.reverted_at is not None else span
         ax.axvspan(start, end, facecolor=FAULT_COLOUR, alpha=0.22, hatch="//", edgecolor="#b28704", linewidth=0,
                    zorder=0)
+        # every fault of the window at its own offset, so a merged window never reads as one fault
+        for f in w.faults[1:]:
+            ax.axvline(start + f.offset, color="#b28704", linewidth=0.9, zorder=1)
         if label_top:
-            targets = ", ".join(w.targets)
-            label = f"fault {w.window + 1}" + (f": {targets}" if targets else "")
-            ax.text(start, 1.0, " " + label[:60], transform=ax.get_xaxis_transform(), va="bottom", ha="left",
+            if w.faults:
+                label = f"window {w.window + 1}: " + ", ".join(
+                    f"{f.step or f.fault_id} +{f.offset:.1f}s" for f in w.faults)
+            else:
+                targets = ", ".join(w.targets)
+                label = f"fault {w.window + 1}" + (f": {targets}" if targets else "")
+            ax.text(start, 1.0, " " + label[:80], transform=ax.get_xaxis_transform(), va="bottom", ha="left",
                     fontsize=8, color="#5d4000", clip_on=False)
 
 

@@ -55,6 +55,12 @@ def summary_markdown(record: RunRecord) -> str:
             lines.append(f"| {w['index']} ({w['start']} – {w['end']}) | {md(w['targets'], 80)} | "
                          f"{w['detection']} | {w['recovery']} | {w['out_of_slo']} | {w['deviations']} | "
                          f"{w['relapses']} | {w['failover']} | {w['failback']} |")
+        for w in windows:
+            seen = [f"{what}: {md(w[key], 200)}" for what, key in (("users' recovery", "users"), ("writes", "writes"))
+                    if w[key] != "—"]
+            if seen or len(w["faults"].split("; ")) > 1:
+                lines.append(f"- window {w['index']}: faults {md(w['faults'], 300)}"
+                             + "".join(f"; {x}" for x in seen))
     integrity = v.integrity_rows(record)
     if integrity:
         lines += ["", "Data integrity: " + " · ".join(f"{md(k, 60)}: {md(x, 40)}" for k, x in integrity)]

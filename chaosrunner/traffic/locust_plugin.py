@@ -16,6 +16,13 @@ A failed request also counts its error (``"GET http://host/path: ConnectionRefus
 ``_MAX_ERRORS`` distinct ones per process); the counts since the last record travel with it,
 so the runner can say why requests fail (a host that refuses connections, before any fault).
 
+Recovery as the users saw it: each record also carries, per endpoint, four instants (starts of
+requests, ``time.monotonic()``): the first and the last failed request that ended in that second,
+the first successful one, and the first successful one that started after the last failed one.
+Transitions, not requests: memory stays four numbers per endpoint and second whatever the rate,
+and the runner finds the last failed request of a window (the users' recovery) and the first
+success after it.
+
 Environment read here (set by ``chaosrunner.traffic.runner``):
 - ``CHAOSRUNNER_LOAD_STATS``: ``host:port`` to send stats to;
 - ``CHAOSRUNNER_LOAD_RATE_PER_USER``: when set, every user class gets
@@ -169,22 +176,36 @@ def _bin(ms: float) -> int:
 def _on_request(request_type: str, name: str, response_time: float, exception: object = None, url: object = None,
                 **_: object) -> None:
     # runs for every request: kept to well under a microsecond
-    sec = int(_mono())
+    now = _mono()
+    sec = int(now)
     if sec != _current[0]:
         _current[0], _current[1] = sec, _buckets.setdefault(sec, {})
     bucket = _current[1]
     key = (request_type, name)
     row = bucket.get(key)
     if row is None:
-        row = bucket[key] = [0, 0, 0.0, 0.0, {}]
+        # requests, failures, total ms, max ms, histogram, first failed, last failed, first ok, first ok after
+        row = bucket[key] = [0, 0, 0.0, 0.0, {}, None, None, None, None]
     rt = response_time or 0.0
     row[0] += 1
+    started = now - rt / 1000.0
     if exception is not None:
         row[1] += 1
+        if row[5] is None or started < row[5]:
+            row[5] = started
+        if row[6] is None or started > row[6]:
+            row[6] = started
+            if row[8] is not None and row[8] <= started:
+                row[8] = None
         # the full URL names the host; redacted before it is cut, so no cut splits a secret
         error = _redact(f"{request_type} {url or name}: {exception!r}")[:300]
         if error in _errors or len(_errors) < _MAX_ERRORS:
             _errors[error] = _errors.get(error, 0) + 1
+    else:
+        if row[7] is None or started < row[7]:
+            row[7] = started
+        if row[6] is not None and started > row[6] and (row[8] is None or started < row[8]):
+            row[8] = started
     row[2] += rt
     if rt > row[3]:
         row[3] = rt
@@ -236,7 +257,8 @@ def _emit(pid: int, sec: int, bucket: dict[tuple[str, str], list], environment: 
         "sent": time.monotonic(),
         "users": getattr(runner, "user_count", 0),
         # histogram bins in 0.1 ms units
-        "stats": {_redact(f"{k[0]} {k[1]}"): [r[0], r[1], r[2], r[3], [[b, c] for b, c in r[4].items()]]
+        "stats": {_redact(f"{k[0]} {k[1]}"): [r[0], r[1], r[2], r[3], [[b, c] for b, c in r[4].items()],
+                                               r[5], r[6], r[7], r[8]]
                   for k, r in bucket.items()},
     }
     if _errors:

@@ -3,15 +3,24 @@
 A sink is five coroutines: ``open()`` (prepare, e.g. create the table), ``write(key, seq,
 value)`` (returns once the store acknowledged; raises otherwise), ``read(wanted)`` (what became
 of each write: ``present`` | ``missing`` | ``corrupted`` | ``duplicated``; raises when the store
-cannot answer, and the writer retries), ``cleanup()`` and ``close()``. The writer bounds every
-call with its timeout; a sink never retries a write itself (a retried write is a different
+cannot answer, and the writer retries), ``cleanup_keys(keys)`` and ``close()``. The writer bounds
+every call with its timeout; a sink never retries a write itself (a retried write is a different
 measurement).
+
+Read-back and clean-up scale with the number of writes (an hour at 50/s is 180,000): in bulk where
+the store has a bulk form — PostgreSQL reads and deletes ranges (``seq BETWEEN``), Redis ``MGET``
+and ``UNLINK`` batches, HTTP a batch endpoint (``POST <url>/_batch`` with ``{"get": [keys]}`` or
+``{"delete": [keys]}``, as the demo offers) — and with a bounded number of those in flight
+(``PARALLEL``); an HTTP target without a batch endpoint (404, 405 or 501 to it) is read key by
+key, ``concurrency`` at a time.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import psycopg
@@ -19,6 +28,25 @@ from psycopg import sql
 
 Wanted = list[tuple[int, str, str]]
 """(seq, key, expected value) of every write to read back."""
+
+PARALLEL = 4
+"""Bulk requests in flight at once, per read-back or clean-up: enough to hide a round trip, few
+enough to leave a store that has just recovered its capacity for the system's own traffic."""
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+async def bounded(items: Sequence[T], size: int, work: Callable[[Sequence[T]], Awaitable[U]],
+                  parallel: int = PARALLEL) -> list[U]:
+    """``work`` over ``items`` in chunks of ``size``, at most ``parallel`` at once, results in order."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(chunk: Sequence[T]) -> U:
+        async with gate:
+            return await work(chunk)
+
+    return list(await asyncio.gather(*(one(items[i:i + size]) for i in range(0, len(items), size))))
 
 
 class Sink(Protocol):
@@ -28,7 +56,7 @@ class Sink(Protocol):
 
     async def read(self, wanted: Wanted) -> dict[int, str]: ...
 
-    async def cleanup(self) -> None: ...
+    async def cleanup_keys(self, keys: list[str]) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -41,12 +69,20 @@ def judge(expected: str, values: list[str]) -> str:
     return "duplicated" if len(values) > 1 else "present"
 
 
-class HttpSink:
-    """``PUT <url>/<key>`` (2xx = acknowledged); ``GET`` 200 with the same body = present, 404 = missing."""
+class _NoBatch(Exception):
+    """The HTTP target has no batch endpoint."""
 
-    def __init__(self, url: str, run_id: str, concurrency: int = 16):
+
+class HttpSink:
+    """``PUT <url>/<key>`` (2xx = acknowledged); ``GET`` 200 with the same body = present, 404 = missing.
+    Read-back and clean-up through ``POST <url>/_batch`` when the target offers it."""
+
+    batch_size = 2000
+
+    def __init__(self, url: str, run_id: str, concurrency: int = 32):
         self.base, self.run_id = url.rstrip("/"), run_id
         self.concurrency = concurrency
+        self.batched: bool | None = None            # the target has a batch endpoint (None: not asked yet)
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -63,7 +99,40 @@ class HttpSink:
             if not 200 <= resp.status < 300:
                 raise RuntimeError(f"HTTP {resp.status}: {body[:120].decode(errors='replace')}")
 
+    async def _batch(self, what: str, keys: Sequence[str]) -> dict[str, Any]:
+        async with self._http().post(f"{self.base}/_batch", json={what: list(keys)}) as resp:
+            body = await resp.read()
+            if resp.status in (404, 405, 501):
+                raise _NoBatch
+            if resp.status != 200:
+                raise RuntimeError(f"batch {what} of {len(keys)} keys: HTTP {resp.status}: "
+                                   f"{body[:120].decode(errors='replace')}")
+            answer: dict[str, Any] = json.loads(body)
+            return answer
+
+    async def _bulk(self, what: str, keys: Sequence[str]) -> list[dict[str, Any]] | None:
+        """Every chunk through the batch endpoint; None when the target has none (then remembered)."""
+        if self.batched is False:
+            return None
+        try:
+            if self.batched is None:               # ask once, then in parallel
+                first = await self._batch(what, keys[:self.batch_size])
+                self.batched = True
+                rest = await bounded(keys[self.batch_size:], self.batch_size, lambda c: self._batch(what, c))
+                return [first, *rest]
+            return await bounded(keys, self.batch_size, lambda c: self._batch(what, c))
+        except _NoBatch:
+            self.batched = False
+            return None
+
     async def read(self, wanted: Wanted) -> dict[int, str]:
+        answers = await self._bulk("get", [k for _, k, _ in wanted]) if wanted else []
+        if answers is not None:
+            values: dict[str, str | None] = {}
+            for a in answers:
+                values.update(a.get("values", {}))
+            return {seq: judge(expected, [] if values.get(key) is None else [str(values[key])])
+                    for seq, key, expected in wanted}
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(key: str, expected: str) -> str:
@@ -79,6 +148,8 @@ class HttpSink:
         return {seq: f for (seq, _, _), f in zip(wanted, found, strict=True)}
 
     async def cleanup_keys(self, keys: list[str]) -> None:
+        if keys and await self._bulk("delete", keys) is not None:
+            return
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(key: str) -> None:
@@ -86,9 +157,6 @@ class HttpSink:
                 await resp.read()
 
         await asyncio.gather(*(one(k) for k in keys), return_exceptions=True)
-
-    async def cleanup(self) -> None:
-        return None          # the writer calls cleanup_keys: HTTP has no "delete by prefix"
 
     async def close(self) -> None:
         if self._session is not None:
@@ -115,18 +183,21 @@ class RedisSink:
         await self.client.set(key, value)
 
     async def read(self, wanted: Wanted) -> dict[int, str]:
-        out: dict[int, str] = {}
-        for i in range(0, len(wanted), 500):
-            batch = wanted[i:i + 500]
+        async def chunk(batch: Sequence[tuple[int, str, str]]) -> list[tuple[int, str]]:
             values = await self.client.mget([k for _, k, _ in batch])
-            for (seq, _, expected), got in zip(batch, values, strict=True):
-                out[seq] = judge(expected, [] if got is None else [str(got)])
-        return out
+            return [(seq, judge(expected, [] if got is None else [str(got)]))
+                    for (seq, _, expected), got in zip(batch, values, strict=True)]
 
-    async def cleanup(self) -> None:
-        keys = [k async for k in self.client.scan_iter(match=self.pattern, count=1000)]
-        for i in range(0, len(keys), 500):
-            await self.client.delete(*keys[i:i + 500])
+        return {seq: f for part in await bounded(wanted, 2000, chunk) for seq, f in part}
+
+    async def cleanup_keys(self, keys: list[str]) -> None:
+        """``UNLINK`` the writes (in batches), then whatever else of this run's prefix is left."""
+        async def chunk(batch: Sequence[str]) -> None:
+            await self.client.unlink(*batch)
+
+        await bounded(keys, 2000, chunk)
+        left = [k async for k in self.client.scan_iter(match=self.pattern, count=1000)]
+        await bounded(left, 2000, chunk)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -177,16 +248,36 @@ class PostgresSink:
         await self._run(sql.SQL("INSERT INTO {} (run_id, seq, key, value) VALUES (%s, %s, %s, %s)")
                         .format(self.table), (self.run_id, seq, key, value))
 
+    range_size = 50_000
+
+    def _ranges(self, seqs: Sequence[int]) -> list[tuple[int, int]]:
+        lo, hi = (min(seqs), max(seqs)) if seqs else (0, -1)
+        return [(a, min(a + self.range_size - 1, hi)) for a in range(lo, hi + 1, self.range_size)]
+
     async def read(self, wanted: Wanted) -> dict[int, str]:
-        rows = await self._run(sql.SQL("SELECT seq, value FROM {} WHERE run_id = %s").format(self.table),
-                               (self.run_id,))
+        query = sql.SQL("SELECT seq, value FROM {} WHERE run_id = %s AND seq BETWEEN %s AND %s").format(self.table)
+
+        async def one(span: Sequence[tuple[int, int]]) -> list[tuple[Any, ...]]:
+            (lo, hi), = span
+            return await self._run(query, (self.run_id, lo, hi))
+
         by_seq: dict[int, list[str]] = defaultdict(list)
-        for seq, value in rows:
-            by_seq[int(seq)].append(value)
+        for rows in await bounded(self._ranges([seq for seq, _, _ in wanted]), 1, one):
+            for seq, value in rows:
+                by_seq[int(seq)].append(value)
         return {seq: judge(expected, by_seq.get(seq, [])) for seq, _, expected in wanted}
 
-    async def cleanup(self) -> None:
-        await self._run(sql.SQL("DELETE FROM {} WHERE run_id = %s").format(self.table), (self.run_id,))
+    async def cleanup_keys(self, keys: list[str]) -> None:
+        """Delete this run's rows, a range of ``seq`` at a time, then the table when nothing else is in it."""
+        query = sql.SQL("DELETE FROM {} WHERE run_id = %s AND seq BETWEEN %s AND %s").format(self.table)
+        seqs = [int(k.rsplit("-", 1)[1]) for k in keys if k.rsplit("-", 1)[-1].isdigit()]
+
+        async def one(span: Sequence[tuple[int, int]]) -> None:
+            (lo, hi), = span
+            await self._run(query, (self.run_id, lo, hi))
+
+        await bounded(self._ranges(seqs), 1, one)
+        await self._run(sql.SQL("DELETE FROM {} WHERE run_id = %s").format(self.table), (self.run_id,))   # any other
         left = await self._run(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(self.table))
         if left and not left[0][0]:
             await self._run(sql.SQL("DROP TABLE IF EXISTS {}").format(self.table))

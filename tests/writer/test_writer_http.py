@@ -48,9 +48,15 @@ def test_lost_refused_and_corrupted_writes_are_exactly_those_the_store_mishandle
     assert {r.key for r in back if r.found == "missing" and r.ack is not None} == dropped
     assert res.unacknowledged == len(kv.refused) and all(by_key[k].ack is None for k in kv.refused)
     assert res.corrupted >= 1
-    # RPO: newest lost ack minus the newest surviving ack before the oldest lost one: from the
-    # switch to "drop" to the end of "corrupt" (~1.1 s), within a write interval or two either side
-    assert res.rpo == pytest.approx(switched[5] - switched[1], abs=0.1), switched
+    # Two incidents, with acknowledged survivors between them ("ok" after "drop"): "drop" (from the
+    # switch to it to its end, ~0.4 s) and "down"+"corrupt" (refused writes are not survivors: from the
+    # last survivor before "down" to the end of "corrupt", ~0.4 s), each within a write interval or two
+    # either side. The RPO is the worst incident's, never their span (~1.1 s).
+    assert len(res.incidents) == 2, res.incidents
+    drop, corrupt = res.incidents
+    assert drop.rpo == pytest.approx(switched[2] - switched[1], abs=0.1), switched
+    assert corrupt.rpo == pytest.approx(switched[5] - switched[3], abs=0.1), switched
+    assert res.rpo == max(drop.rpo, corrupt.rpo) < switched[5] - switched[1] - 0.2
     assert res.resolution == pytest.approx(0.02, abs=0.002)
     assert all(k.startswith("chaosrunner-run_1-") for k in by_key)
     assert tl.writes == back
