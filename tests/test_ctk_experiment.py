@@ -42,7 +42,7 @@ def test_chaos_toolkit_json_experiment_runs(tmp_path, web, monkeypatch):
     written = []
     options = api.RunOptions(report_dir=tmp_path / "r", render_report=False,
                              on_record=lambda r: written.append(flag.read_text()) if flag.exists() and
-                             getattr(r, "kind", None) is not None and r.kind.value == "step_started" else None)
+                             getattr(r, "kind", None) is not None and r.kind.value == "action" else None)
     [result] = api.run(f, options=options)
     assert result.status == "held", [v.to_dict() for v in result.verdicts]
     assert "from-env" in written and not flag.exists()        # env secret reached the action; rollback ran

@@ -13,12 +13,15 @@ the model's own errors (a pause of ``.nan``, an unknown provider type) are locat
 """
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any, NoReturn
 
 from chaosrunner import units
-from chaosrunner.errors import ConfigError
-from chaosrunner.read.parse import Marks
+from chaosrunner.errors import ConfigError, Location
+from chaosrunner.read.files import UnreadableFile, read_text
+from chaosrunner.read.parse import Marks, parse_yaml
 
 _PROVIDER_KEYS = {"type", "module", "func", "path", "url", "method", "arguments", "timeout", "headers",
                   "expected_status", "secrets"}
@@ -29,6 +32,43 @@ Path_ = tuple[Any, ...]
 
 def is_ctk_experiment(data: Any) -> bool:
     return isinstance(data, dict) and "title" in data and "method" in data and "name" not in data
+
+
+def read_document(path: Path | str) -> tuple[Any, Marks]:
+    """Read a YAML or JSON file: JSON (a document opening with ``{`` or ``[``) is parsed as JSON, as
+    Chaos Toolkit does, so tabs and every JSON escape are fine; its positions come from the same text
+    read as YAML with each tab one space wide (same lines, same columns)."""
+    file = str(path)
+    try:
+        text = read_text(path)
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {path}", None, "check the path") from None
+    except UnreadableFile as exc:
+        raise ConfigError(exc.problem, Location(file, exc.line, exc.column), exc.hint) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", Location(file),
+                          "check the path and its permissions") from None
+    if not text.lstrip().startswith(("{", "[")):
+        return parse_yaml(text, file)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc.msg}", Location(file, exc.lineno, exc.colno),
+                          "fix the JSON at that place (a missing comma or quote, a trailing comma?)") from None
+    try:
+        marks = parse_yaml(text.replace("\t", " "), file)[1]
+    except ConfigError:                  # valid JSON that YAML cannot read: no positions, still the data
+        marks = Marks(file)
+    return data, marks
+
+
+def activity_label(activity: Any) -> str:
+    """How an error names an activity: ``activity 'stop the db'`` (or its reference)."""
+    if isinstance(activity, dict) and isinstance(activity.get("name"), str):
+        return f"activity {activity['name']!r}"
+    if isinstance(activity, dict) and "ref" in activity:
+        return f"activity reference {activity['ref']!r}"
+    return "an activity without a name"
 
 
 def _substitute(obj: Any, values: dict[str, str]) -> Any:
@@ -119,7 +159,11 @@ class _Converter:
         if not isinstance(prov, dict):
             self.fail(f"activity {activity.get('name')!r} has no provider", path,
                       "add provider: {type: python, module: ..., func: ...} (or process, http)")
-        return {k: v for k, v in prov.items() if k in _PROVIDER_KEYS}
+        out = {k: v for k, v in prov.items() if k in _PROVIDER_KEYS}
+        timeout = out.get("timeout")
+        if isinstance(timeout, list) and timeout and all(isinstance(t, (int, float)) for t in timeout):
+            out["timeout"] = sum(timeout)        # [connect, read]: at most their sum in all
+        return out
 
     def spec(self, activity: dict[str, Any], path: Path_) -> dict[str, Any]:
         return {"type": "provider", "name": activity.get("name"), "provider": self.provider(activity, path)}
@@ -185,7 +229,7 @@ class _Converter:
         }
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any) -> str:  # noqa: D103 - used by chaosrunner.ctk.load too
     """What a value is, as a message names it: "a list", "a mapping", "42", "'text'"."""
     if isinstance(value, list):
         return "a list"

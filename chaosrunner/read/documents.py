@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosrunner.drivers import registry
-from chaosrunner.read.ctk import convert, is_ctk_experiment
+from chaosrunner.read.ctk import convert, is_ctk_experiment, read_document
 from chaosrunner.errors import ConfigError, Location
 from chaosrunner.read.parse import Marks, read_yaml, validate
 from chaosrunner.model.experiment import Experiment, ExperimentFile
@@ -63,7 +63,7 @@ def read_experiments(
     """Load, resolve and validate every experiment in ``path``."""
     registry()                          # the installed drivers' fault types and handles
     file = Path(path)
-    data, marks = read_yaml(file)
+    data, marks = read_document(file)        # JSON as JSON (Chaos Toolkit files), else YAML
     if not isinstance(data, dict):
         raise ConfigError("an experiment file is a mapping (name:, method:, ...) or has `experiments:`",
                           marks.at(()), "see `chaosrunner schema` for the format")
