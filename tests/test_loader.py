@@ -69,7 +69,7 @@ CASES = {
                        "CHAOSRUNNER_TEST_UNSET is not set", 4),
     "unknown reference": (GOOD.replace('"${web.url}/health"', '"${wbe.url}/health"'), "did you mean 'web'", 4),
     "no handle": (GOOD.replace("type: process, operation: stop, target: web",
-                               "type: latency, delay: 1s, target: web"), "has no toxiproxy handle", 6),
+                               "type: latency, delay: 1s, target: web"), "has no kubernetes or toxiproxy handle", 6),
     "missing key": (GOOD.replace("operation: stop, ", ""), "missing required key 'operation'", 6),
     "duplicate key": (GOOD.replace("targets: inv.yaml", "targets: inv.yaml\nname: twice"), "appears twice", 3),
     "bad enum": (GOOD.replace("operation: stop", "operation: stopp"), "did you mean 'stop'", 6),
@@ -150,10 +150,10 @@ def test_secrets_resolve_and_are_recorded(folder, monkeypatch):
 def test_group_expands_to_members(folder):
     f = write(folder / "exp.yaml", GOOD.replace("type: process, operation: stop, target: web, duration: 1s",
                                                 "type: network, operation: partition, target: pair, duration: 1s"))
-    with pytest.raises(Exception) as info:      # db has no toxiproxy handle: said before anything runs
+    with pytest.raises(Exception) as info:      # db has no toxiproxy (nor kubernetes) handle: said before anything runs
         from chaosrunner import api
         api.plan(f)
-    assert "has no toxiproxy handle" in str(info.value)
+    assert "has no kubernetes or toxiproxy handle" in str(info.value)
 
 
 def test_errors_are_sorted_and_all_reported(folder):

@@ -56,21 +56,6 @@ class ProcessHandle(Strict):
         return []           # a process on this machine
 
 
-class KubernetesHandle(Strict):
-    namespace: str = "default"
-    selector: str | None = None
-    name: str | None = None
-    context: str | None = None
-
-
-class AwsHandle(Strict):
-    region: str | None = None
-    instance_ids: list[str] = Field(default_factory=list)
-    tags: dict[str, str] = Field(default_factory=dict)
-    db_cluster: str | None = None
-    endpoint_url: str | None = None
-
-
 class Target(Strict):
     """One target: facts, handles (every other key), or a group. The inventory's targets are of a
     subclass that adds the handles of installed plugin drivers."""
@@ -82,8 +67,6 @@ class Target(Strict):
     port: int | None = None
     toxiproxy: ToxiproxyHandle | None = None
     process: ProcessHandle | None = None
-    kubernetes: KubernetesHandle | None = None
-    aws: AwsHandle | None = None
     group: list[str] | None = None
     description: str = ""
     vars: dict[str, Any] = Field(default_factory=dict)
@@ -118,7 +101,8 @@ class Target(Strict):
 
 
 BUILTIN_HANDLES: dict[str, type[BaseModel]] = {"toxiproxy": ToxiproxyHandle, "process": ProcessHandle}
-"""The built-in drivers' handles (kubernetes and aws are inventory keys awaiting their drivers)."""
+"""The built-in drivers' handles (the Kubernetes and AWS drivers' ``kubernetes`` and ``aws`` handles come with
+them, through the driver registry)."""
 
 
 class Inventory(Strict):

@@ -9,7 +9,8 @@ from chaosrunner.probes.base import Outcome, Probe, ProbeContext, RedactingProbe
 
 
 def _load_optional() -> None:
-    for module in ("chaosrunner.probes.metric", "chaosrunner.probes.role"):
+    for module in ("chaosrunner.probes.metric", "chaosrunner.probes.role", "chaosrunner.probes.aws",
+                   "chaosrunner.probes.k8s"):
         try:
             __import__(module)
         except ImportError:

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from croniter import croniter
 
+from chaosrunner.drivers.kubernetes.rbac import ROLE_RULES as KUBERNETES_ROLE_RULES
 from chaosrunner.errors import ConfigError
 from chaosrunner.schedule.model import Concurrency, Missed
 from chaosrunner.schedule.read import LoadedEntry, LoadedSchedules
@@ -44,11 +45,8 @@ KUBERNETES_VERSION = "1.30.0"
 DOW = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
 # what the API server must allow a run, per driver (least rights); the built-in ones touch no Kubernetes object
-DRIVER_RULES: dict[str, list[dict[str, Any]]] = {
-    "kubernetes": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
-                   {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"],
-                    "verbs": ["get", "list", "patch"]}],
-}
+# (the Kubernetes driver's namespaced rules; node-drain also needs the ClusterRole of deploy/rbac.yaml)
+DRIVER_RULES: dict[str, list[dict[str, Any]]] = {"kubernetes": KUBERNETES_ROLE_RULES}
 
 
 def export_files(loaded: LoadedSchedules, fmt: str, image: str = "ghcr.io/chaosrunner/chaosrunner:latest",

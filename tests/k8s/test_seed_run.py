@@ -1,0 +1,145 @@
+"""The seed's §10.1 experiments run end to end against the Kubernetes example inventory.
+
+The cluster is the loopback fake Kubernetes API (tests/k8s/fakeapi.py; the real ``kubernetes`` client
+reaches it through $KUBECONFIG with the inventory's context). What the inventory names outside the
+cluster is made real on loopback: the seed's API (``/health`` and the ``p99_latency`` histogram,
+tests/k8s/api_app.py) scraped by a real Prometheus, and the Toxiproxy in front of the Services
+(chaosrunner's own Toxiproxy-compatible proxy, in front of that API). The copy of
+targets/k8s-example.yaml differs only in those three addresses.
+
+The seed's faults last 5m, 10m and 2m + 2m: the run uses a copy of experiments/seed-experiments.yaml
+whose durations are 2s (nothing else differs). A watcher sees each fault in the cluster (or in the
+proxy) while the run lasts; after it, nothing is left and every fault was reverted.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chaosrunner.demo.inventory import free_ports
+from chaosrunner.proxy.server import start_in_thread
+from k8s.conftest import NS
+from support import ROOT, run_cli, wait_http, wait_until, write
+
+pytestmark = pytest.mark.slow
+
+SEED = ROOT / "experiments" / "seed-experiments.yaml"
+EXAMPLE = ROOT / "targets" / "k8s-example.yaml"
+P99 = "histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket[1m])) by (le))"
+
+
+@contextlib.contextmanager
+def api_with_prometheus(tmp: Path) -> Iterator[tuple[str, str]]:
+    """The seed's API stand-in and a real Prometheus scraping it every second: (API URL, Prometheus URL)."""
+    assert shutil.which("prometheus"), "Debian's prometheus is installed by scripts/setup"
+    app_port, prom_port = free_ports(2)
+    app = subprocess.Popen([sys.executable, str(Path(__file__).parent / "api_app.py"), str(app_port)])
+    (tmp / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n"
+        f"  - job_name: api\n    static_configs: [{{targets: ['127.0.0.1:{app_port}']}}]\n")
+    prom = subprocess.Popen(["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
+                             f"--storage.tsdb.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app_url, prom_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{prom_port}"
+    try:
+        wait_http(app_url + "/health", proc=app)
+        wait_http(prom_url + "/-/ready", proc=prom)
+
+        def p99() -> bool:
+            q = urllib.parse.urlencode({"query": P99})
+            with urllib.request.urlopen(f"{prom_url}/api/v1/query?{q}", timeout=5) as r:
+                result = json.loads(r.read())["data"]["result"]
+            return bool(result) and result[0]["value"][1] not in ("NaN", "+Inf")
+
+        wait_until(p99, timeout=60, what="p99 latency in Prometheus", ignore=(OSError, ValueError, KeyError))
+        yield app_url, prom_url
+    finally:
+        for proc in (prom, app):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _toxics(api: str, proxy: str) -> list[dict]:
+    with urllib.request.urlopen(f"{api}/proxies/{proxy}/toxics", timeout=5) as r:
+        return list(json.loads(r.read()))
+
+
+def test_the_seed_experiments_inject_and_revert_on_the_fake_cluster(cluster, tmp_path, isolated_state):
+    with api_with_prometheus(tmp_path) as (app_url, prom_url), start_in_thread(port=0) as proxy:
+        port = int(app_url.rsplit(":", 1)[1])
+        for name in ("postgres", "external_service"):
+            req = urllib.request.Request(proxy.api_url + "/proxies", method="POST", data=json.dumps(
+                {"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{port}"}).encode())
+            urllib.request.urlopen(req, timeout=5).close()
+        inv = EXAMPLE.read_text()
+        inv = inv.replace("https://api.envoy-control.example.com", app_url)
+        inv = inv.replace("http://prometheus.monitoring.svc:9090", prom_url)
+        inv = inv.replace("http://toxiproxy.envoy-control.svc.cluster.local:8474", proxy.api_url)
+        write(tmp_path / "inv.yaml", inv)
+        seed = SEED.read_text()
+        short = re.sub(r"duration: (5m|10m|2m)\n", "duration: 2s\n", seed)
+        assert short.count("duration: 2s") == 4 and short.replace("duration: 2s", "") == \
+            re.sub(r"duration: (5m|10m|2m)", "", seed)
+        exp = write(tmp_path / "seed-experiments.yaml", short)
+
+        seen: set[str] = set()
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                policies = cluster.list("NetworkPolicy", NS)
+                if [p["spec"]["podSelector"]["matchLabels"] for p in policies] == [{"app": "postgres",
+                                                                                    "role": "primary"}]:
+                    seen.add("partition")
+                stress = [p for p in cluster.list("Pod", NS) if p["metadata"]["name"].startswith("chaosrunner-")]
+                if len(stress) == 3:
+                    seen.add("memory")
+                with contextlib.suppress(OSError):
+                    if [t["type"] for t in _toxics(proxy.api_url, "postgres")] == ["latency"]:
+                        seen.add("latency")
+                    if [(t["type"], t["toxicity"]) for t in _toxics(proxy.api_url, "external_service")] == \
+                            [("reset_peer", 0.5)]:
+                        seen.add("error")
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            r = run_cli("run", str(exp), "--targets", str(tmp_path / "inv.yaml"), "--non-interactive",
+                        "--report-dir", str(tmp_path / "reports"), timeout=300)
+        finally:
+            stop.set()
+            watcher.join(5)
+        assert seen == {"partition", "memory", "latency", "error"}, r.stdout + r.stderr
+        assert r.returncode == 0, r.stdout + r.stderr
+        # nothing left: no policy, no stress pod, no toxic, nothing in the ledger
+        assert cluster.list("NetworkPolicy", NS) == []
+        assert not [p for p in cluster.list("Pod", NS) if p["metadata"]["name"].startswith("chaosrunner-")]
+        assert _toxics(proxy.api_url, "postgres") == [] and _toxics(proxy.api_url, "external_service") == []
+        assert not list((isolated_state / "ledger").glob("*.json"))
+        runs = sorted((tmp_path / "reports").glob("*/run.json"))
+        assert len(runs) == 3
+        drivers = []
+        for run in runs:
+            events = json.loads(run.read_text())["timeline"]["events"]
+            injected = [e["data"]["fault_id"] for e in events if e["kind"] == "fault_injected"]
+            reverted = [e["data"]["fault_id"] for e in events if e["kind"] == "fault_reverted"]
+            assert injected and sorted(injected) == sorted(reverted), run
+            drivers += [e["data"]["driver"] for e in events if e["kind"] == "fault_injected"]
+        assert drivers == ["kubernetes"] * 4
+    assert run_cli("recover", "--list").stdout.strip() == "the ledger is empty"
