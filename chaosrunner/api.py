@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaosrunner import spool
 from chaosrunner.analyse.judge import Analysis, run_status
 from chaosrunner.errors import ChaosRunnerError, ConfigError
 from chaosrunner.execute import ledger as ledger_mod
@@ -81,6 +82,12 @@ class Validation:
 def validate(path: str | Path, targets: str | Path | None = None,
              variables: dict[str, str] | None = None) -> list[Validation]:
     """Check a file: structure, references and — when it has an inventory — the whole plan."""
+    from chaosrunner.ctk import is_ctk_file, load_ctk
+
+    if is_ctk_file(path):           # checked as `chaos validate` checks it, errors located in the file
+        doc = load_ctk(path)
+        return [Validation(doc.title, None, "Chaos Toolkit experiment, checked by chaoslib; "
+                                            "runs in compatibility mode")]
     out = []
     for exp in read_experiments(path, targets, variables):
         steps = exp.model.method + exp.model.rollback
@@ -94,6 +101,19 @@ def validate(path: str | Path, targets: str | Path | None = None,
         except ChaosRunnerError as exc:
             raise exp.secrets.scrub(exc) from None
     return out
+
+
+def file_kind(path: str | Path) -> str:
+    """``GameDay`` for a game-day file (a mapping with ``kind: GameDay``: ``chaosrunner.gameday`` reads
+    it, building on this module), else ``Experiment`` — a file that does not parse too: the experiment
+    reader reports its error."""
+    from chaosrunner.read.parse import read_yaml
+
+    try:
+        data, _ = read_yaml(Path(path))
+    except ChaosRunnerError:
+        return "Experiment"
+    return "GameDay" if isinstance(data, dict) and data.get("kind") == "GameDay" else "Experiment"
 
 
 def load_config_error(exp: LoadedExperiment, exc: LoadInputError) -> ConfigError:
@@ -142,8 +162,8 @@ def recovery_timeout(p: Plan, options: RunOptions) -> float:
     if options.recovery_timeout is not None:
         return options.recovery_timeout
     model = p.experiment.model
-    if model.objectives.rto is not None:
-        return model.objectives.rto + model.sampling.stable_for + 5.0
+    if model.objectives.rto_within is not None:
+        return model.objectives.rto_within + model.sampling.stable_for + 5.0
     return 30.0 + model.sampling.stable_for
 
 
@@ -174,6 +194,10 @@ def _run_plan(p: Plan, options: RunOptions) -> RunResult:
     run_dir = Path(options.report_dir) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     tl = Timeline()
+    # memory stays flat however long the run (chaosrunner.spool): the last 5 minutes (or the longest
+    # error-rate window) in memory, everything on disk
+    tl.spool_to(run_dir, keep=max([300.0] + [c.window + 60.0 for c in exp.model.abort_when
+                                             if c.error_rate_above is not None]))
     if options.on_record is not None:
         tl.subscribe(redacting(options.on_record, exp.secrets))
     recovery = recovery_timeout(p, options)
@@ -182,17 +206,22 @@ def _run_plan(p: Plan, options: RunOptions) -> RunResult:
     with guard as signals:
         session, ctx, companions = open_session(p, tl, run_id, run_dir, recovery, signals)
         tl.event(EventKind.RUN_STARTED, run_id=run_id, experiment=p.name)
+        load_error: LoadInputError | None = None
         try:
             outcome = asyncio.run(_run_session(session, ExperimentScript(p, ctx, recovery)))
         except LoadInputError as exc:                 # the warm-up: every request failed, nothing was injected
-            shutil.rmtree(run_dir, ignore_errors=True)
-            raise load_config_error(exp, exc) from None
+            load_error = exc
         finally:
             for c in companions:
                 c.close()
+            tl.unspool(remove=False)                # every record back in memory for the analysis
+        if load_error is not None:                  # bad input: no run happened, so no run folder is left
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise load_config_error(exp, load_error) from None
         tl.event(EventKind.RUN_ENDED, run_id=run_id)
         # the signal guard stays on until the report is written: a second Ctrl-C only counts
         result = experiment_result(p, tl, outcome, run_id, run_dir)
+        spool.remove(run_dir)                       # run.json holds it all now
         assert result.record is not None
         record_run(run_dir, result.record)          # reports/history.sqlite (never fails the run)
         if options.render_report:
@@ -214,8 +243,10 @@ def open_session(p: Plan, tl: Timeline, run_id: str, run_dir: Path, span: float,
     ledger = ledger_mod.Ledger(run_id=run_id, secrets=exp.secrets)      # writes secret references only
     session = FaultSession(tl, ledger, probes, interval=model.sampling.interval,
                            stop_conditions=stop_conditions(model.abort_when, p.probe_names,
-                                                           inv.prometheus if inv else None, model.sampling.interval),
-                           companions=companions, signals=signals)
+                                                           inv.prometheus if inv else None, model.sampling.interval,
+                                                           inventory=inv),
+                           companions=companions, signals=signals, fine=model.sampling.fine,
+                           stable_for=model.sampling.stable_for, watch=model.sampling.watch)
     return session, ctx, companions
 
 
@@ -279,7 +310,14 @@ def render_outputs(result: RunResult) -> None:
 
 def run(path: str | Path, targets: str | Path | None = None, variables: dict[str, str] | None = None,
         only: str | None = None, options: RunOptions | None = None) -> list[RunResult]:
-    """Plan every experiment of the file first (nothing is touched if any is invalid), then run each."""
+    """Plan every experiment of the file first (nothing is touched if any is invalid), then run each.
+    A Chaos Toolkit file runs in compatibility mode (``chaosrunner.ctk.run``)."""
+    from chaosrunner.ctk import CtkOptions, is_ctk_file, run_ctk
+
+    if is_ctk_file(path):
+        opts = options or RunOptions()
+        return [run_ctk(path, CtkOptions(report_dir=opts.report_dir, variables=dict(variables or {}),
+                                         render_report=opts.render_report, on_record=opts.on_record))]
     plans = plan(path, targets, variables, only)
     return [run_plan(p, options) for p in plans]
 

@@ -75,9 +75,13 @@ def _parse_vars(items: list[str] | None) -> dict[str, str]:
 
 
 @app.command()
-def validate(file: Path = typer.Argument(..., help="experiment file"),
+def validate(file: Path = typer.Argument(..., help="experiment or game-day file"),
              targets: Path | None = TargetsOpt, var: list[str] | None = VarOpt) -> None:
-    """Check an experiment file and its inventory; touches nothing."""
+    """Check an experiment file (or a game day, kind: GameDay) and its inventory; touches nothing."""
+    if api.file_kind(file) == "GameDay":                    # exactly as `chaosrunner gameday validate`
+        _gameday_cli().validate(file, targets, var)          # exits with its code
+        return
+
     def go() -> int:
         for v in api.validate(file, targets, _parse_vars(var)):
             if v.plan is not None:
@@ -136,12 +140,26 @@ def run(file: Path = typer.Argument(..., help="experiment file"),
                                              help="never prompt (scheduled runs, CI): a production inventory then "
                                                   "needs --confirm"),
         recovery_timeout: float | None = typer.Option(
-            None, help="seconds to wait for the steady state after the faults")) -> None:
+            None, help="seconds to wait for the steady state after the faults"),
+        hypothesis_strategy: str | None = typer.Option(None, help="Chaos Toolkit files: as `chaos run`"),
+        rollback_strategy: str | None = typer.Option(None, help="Chaos Toolkit files: as `chaos run`"),
+        hypothesis_frequency: float = typer.Option(1.0, help="Chaos Toolkit files: as `chaos run`"),
+        fail_fast: bool = typer.Option(False, "--fail-fast", help="Chaos Toolkit files: as `chaos run`"),
+        strict: bool = typer.Option(False, "--strict", help="Chaos Toolkit files: a deviation chaosrunner's "
+                                                             "sampling saw fails the run")) -> None:
     """Run experiments: inject the faults, sample the probes, revert, judge, report."""
     from chaosrunner.cli.console import LiveView
 
     def go() -> int:
+        from chaosrunner.ctk import is_ctk_file
         from chaosrunner.execute.signals import SignalGuard
+
+        if is_ctk_file(file):           # compatibility mode: chaoslib's run, its signals, its verdict
+            from chaosrunner.cli.ctk import run_command
+
+            return run_command(file, report_dir, as_json, junit, _parse_vars(var), strict=strict,
+                               hypothesis_strategy=hypothesis_strategy, rollback_strategy=rollback_strategy,
+                               hypothesis_frequency=hypothesis_frequency, fail_fast=fail_fast)
 
         plans = api.plan(file, targets, _parse_vars(var), only)
         results = []
@@ -176,10 +194,14 @@ def _report_one(result: Any, as_json: bool, junit: Path | None) -> None:
 
 @app.command()
 def schema(inventory: bool = typer.Option(False, "--inventory", help="the inventory's schema instead"),
-           run_record: bool = typer.Option(False, "--run-record", help="the schema of run.json (the run record)")
+           run_record: bool = typer.Option(False, "--run-record", help="the schema of run.json (the run record)"),
+           gameday: bool = typer.Option(False, "--gameday", help="the schema of game-day files (kind: GameDay)")
            ) -> None:
-    """Print the JSON Schema of experiment files (or inventories, or run.json), for editors and CI linting."""
+    """Print the JSON Schema of experiment files (or inventories, game days, run.json), for editors and CI linting."""
     def go() -> int:
+        if gameday:
+            print(json.dumps(_gameday_cli().schema_document(), indent=1))
+            return 0
         if run_record:
             from chaosrunner.results import RunRecord
 
@@ -263,6 +285,12 @@ def _list_ledger() -> int:
     return 0
 
 
+def _gameday_cli() -> Any:
+    """The ``gameday`` commands, imported by name as ``_mount`` does: ``chaosrunner.gameday`` builds on
+    ``chaosrunner.api`` and on this module, so neither of them imports it."""
+    return __import__("chaosrunner.gameday.cli", fromlist=["app"])
+
+
 def _mount(name: str, module: str, help_text: str) -> None:
     try:
         sub = __import__(module, fromlist=["app"]).app
@@ -276,6 +304,9 @@ _mount("demo", "chaosrunner.demo.cli", "The embedded demo system (the default ta
 _mount("report", "chaosrunner.report.cli", "Render reports and the index of runs.")
 _mount("schedule", "chaosrunner.schedule.cli", "Scheduled chaos: list fire times, run the scheduler, export.")
 _mount("gameday", "chaosrunner.gameday.cli", "Game days: runbooks of phases, manual steps, expected timings.")
+app.command("gate")(__import__("chaosrunner.cli.gate", fromlist=["gate"]).gate)
+_mount("risks", "chaosrunner.risks.cli", "The risk register's coverage: which risks experiments verified, and when.")
+app.command("convert")(__import__("chaosrunner.cli.ctk", fromlist=["convert"]).convert)
 
 
 _PROCESS_IS_THE_CLI = False

@@ -32,6 +32,7 @@ from chaosrunner.results.record import (
     SloWindow,
     TimelineRecord,
     WindowMeasurement,
+    WorstWindow,
 )
 from chaosrunner.timeline import Timeline, fault_windows
 
@@ -70,14 +71,16 @@ def run_document(p: Plan, tl: Timeline, result: RunResult, analysis: Analysis, a
     return RunRecord(
         run_id=result.run_id,
         experiment=ExperimentInfo(name=model.name, description=model.description, hypothesis=model.hypothesis,
-                                  file=str(exp.file), kind="Experiment",
+                                  file=str(exp.file), kind="Experiment", severity=model.severity,
+                                  risks=list(model.risks),
                                   objectives=model.objectives.model_dump(mode="json"), raw=exp.raw),
         targets=inv.get("targets", {}),
         environment=p.environment,
         status=result.status, exit_code=result.status.exit_code,
         started=datetime.fromtimestamp(tl.started_wall, UTC), ended=datetime.fromtimestamp(ended, UTC),
         duration_s=round(ended - tl.started_wall, 3),
-        sampling=SamplingInfo(interval=model.sampling.interval, stable_for=model.sampling.stable_for),
+        sampling=SamplingInfo(interval=model.sampling.interval, stable_for=model.sampling.stable_for,
+                              fine=model.sampling.fine, watch=model.sampling.watch),
         probes=p.probe_names,
         abort_reason=aborted,
         errors=errors,
@@ -101,7 +104,8 @@ def measurements_record(analysis: Analysis) -> Measurements:
         windows=[WindowMeasurement.model_validate({**w, "targets": targets.get(w["window"], [])})
                  for w in measured.get("windows") or []],
         integrity=IntegrityMeasurement.model_validate(integrity) if integrity is not None else None,
-        slo={name: SloWindow.model_validate(w) for name, w in slo.items()} if slo is not None else None)
+        slo={name: SloWindow.model_validate(w) for name, w in slo.items()} if slo is not None else None,
+        worst={name: WorstWindow.model_validate(w) for name, w in (measured.get("worst") or {}).items()})
 
 
 def plan_record(p: Plan) -> PlanInfo:

@@ -78,7 +78,7 @@ def migrate_v1(doc: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "schema": RUN_SCHEMA,
         "run_id": str(doc.get("run_id") or ""),
-        "experiment": {**_keep(exp, ("name", "description", "hypothesis", "file", "kind", "raw")),
+        "experiment": {**_keep(exp, ("name", "description", "hypothesis", "file", "kind", "severity", "raw")),
                        "name": str(exp.get("name") or "experiment"),
                        "objectives": _dict(exp.get("objectives"))},
         "targets": {str(k): v if isinstance(v, Mapping) else {"value": v}

@@ -41,8 +41,20 @@ class Part(BaseModel):
 
 # -- the experiment, as declared --------------------------------------------------------------------
 class RoleObjective(Part):
+    model_config = ConfigDict(populate_by_name=True)
+
     probe: str | None = Field(None, description="the role probe judged (the only one when null)")
     within: float = Field(description="seconds")
+    from_: str | None = Field(None, alias="from", description="the fault it is timed from (null: each window's t0)")
+
+
+class TimedObjective(Part):
+    """``rto: {within, from}``: a time objective measured from a named fault."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    within: float = Field(description="seconds")
+    from_: str | None = Field(None, alias="from", description="an action's name or a fault id")
 
 
 class DeclaredObjectives(Part):
@@ -50,7 +62,7 @@ class DeclaredObjectives(Part):
 
     model_config = ConfigDict(extra="allow")
 
-    rto: float | None = None
+    rto: float | TimedObjective | None = None
     rpo: float | None = None
     failover: RoleObjective | None = None
     failback: RoleObjective | None = None
@@ -63,14 +75,31 @@ class ExperimentInfo(Part):
     hypothesis: str | None = None
     file: str | None = Field(None, description="the experiment file the run was started from")
     kind: Literal["Experiment", "GameDay"] = "Experiment"
+    severity: Literal["critical", "high", "medium", "low"] | None = Field(
+        None, description="the file's own severity (null: none given; a score then takes its risks' or medium)")
+    risks: list[str] = Field(default_factory=list, description="ids of the risk register's risks the file says it "
+                                                               "verifies (its `risks:`)")
     objectives: DeclaredObjectives = Field(default_factory=DeclaredObjectives)
     raw: dict[str, Any] = Field(default_factory=dict, description="the experiment as written: references "
                                                                   "unresolved, so no secret value (untyped)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _risks_as_written(cls, data: Any) -> Any:
+        """A record built without ``risks`` (a game day's, an older file's) takes the ones its file declares."""
+        if isinstance(data, dict) and "risks" not in data and isinstance(data.get("raw"), dict):
+            declared = data["raw"].get("risks")
+            if isinstance(declared, list) and all(isinstance(r, str) for r in declared):
+                data = {**data, "risks": list(declared)}
+        return data
+
 
 class SamplingInfo(Part):
-    interval: float = Field(description="seconds between two samples of one probe (the resolution)")
+    interval: float = Field(description="seconds between two samples of one probe while every probe holds")
     stable_for: float = Field(description="seconds every probe must hold to count as recovered")
+    fine: float | None = Field(None, description="seconds between samples of a failing probe, and after each "
+                                                 "inject and revert (null: fine sampling off)")
+    watch: float | None = Field(None, description="seconds of fine sampling after each inject and revert")
 
 
 # -- the plan -----------------------------------------------------------------------------------------
@@ -154,6 +183,60 @@ class FailoverMeasurement(Part):
     measured: bool = True
     note: str = ""
     deviated: bool | None = Field(None, description="a steady-state sample failed in the window")
+    origin: str | None = Field(None, description="objectives.failover.from: the fault it is timed from")
+    origin_at: float | None = Field(None, description="run clock of that fault's injection (null: not here)")
+    failback_resolution: float | None = Field(None, description="± on failback_time as the samples achieved it "
+                                                                "(resolution is the failover's)")
+
+
+class WindowFault(Part):
+    """One fault of a window (overlapping faults share one), with its offsets from the window's t0."""
+
+    fault_id: str
+    step: str | None = Field(None, description="the action's name, when it has one")
+    target: str = ""
+    type: str = ""
+    offset: float = Field(description="seconds after t0 that it became effective")
+    reverted: float | None = Field(None, description="seconds after t0 that it was reverted; null: never")
+
+
+class UsersEndpoint(Part):
+    """Recovery as the load's users saw it, for one endpoint or overall (``analyse.users``)."""
+
+    name: str
+    requests: int = 0
+    failures: int = 0
+    affected: bool = False
+    recovered: bool = True
+    recovery_time: float | None = Field(None, description="last failed request − t0; null with recovered false: "
+                                                          "failing until the end")
+    recovered_at: float | None = Field(None, description="run clock: start of the last failed request")
+    first_failure_at: float | None = None
+    first_ok_after: float | None = Field(None, description="run clock: first success after the last failure")
+    resolution: float | None = Field(None, description="1 / request rate around the recovery (seconds)")
+
+
+class UsersRecoveryMeasurement(Part):
+    window: int
+    t0: float
+    overall: UsersEndpoint
+    endpoints: list[UsersEndpoint] = Field(default_factory=list)
+
+
+class WriterViewMeasurement(Part):
+    """What the integrity writer saw of one window (``analyse.integrity.writes_in_window``)."""
+
+    window: int
+    t0: float
+    resolution: float | None = Field(None, description="one write interval")
+    longest_gap: float | None = Field(None, description="longest time between two acknowledgements (seconds)")
+    gap_from: float | None = None
+    gap_to: float | None = None
+    failed: int = 0
+    first_ack_after_outage: float | None = Field(None, description="first acknowledgement after the last failed "
+                                                                   "write, seconds after t0; null: none failed")
+    first_ack_after_outage_at: float | None = None
+    note: str = ""
 
 
 class WindowMeasurement(Part):
@@ -164,13 +247,15 @@ class WindowMeasurement(Part):
     reverted_at: float | None = Field(None, description="run clock: its last revert; null = never reverted")
     targets: list[str] = Field(default_factory=list)
     scope_end: float | None = None
-    resolution: float | None = Field(None, description="the sampling interval: ± on every time here")
+    resolution: float | None = Field(None, description="± on recovery_time, as the samples achieved it: the "
+                                                        "first stable sample minus the last failed one")
     stable_for: float | None = None
     samples: int | None = None
     failed_samples: int | None = None
     detected: bool | None = None
     detection_time: float | None = None
-    first_failure: dict[str, Any] | None = Field(None, description="{probe, t, error} of the first failed sample")
+    first_failure: dict[str, Any] | None = Field(None, description="{probe, t, error, resolution} of the first "
+                                                                   "failed sample (resolution: ± on detection_time)")
     recovered: bool | None = None
     recovery_time: float | None = Field(None, description="RTO measured; null with recovered false: never")
     recovered_at: float | None = None
@@ -182,6 +267,26 @@ class WindowMeasurement(Part):
     note: str = ""
     failover: float | None = Field(None, description="failover time (seconds); null: none happened")
     failover_result: FailoverMeasurement | None = None
+    origin: str | None = Field(None, description="objectives.rto.from: the fault recovery time is measured from")
+    origin_at: float | None = Field(None, description="run clock of that fault's injection (t0 without an origin)")
+    faults: list[WindowFault] = Field(default_factory=list, description="every fault of the window")
+    users: UsersRecoveryMeasurement | None = Field(None, description="recovery seen by the load")
+    writes: WriterViewMeasurement | None = Field(None, description="what the writer saw")
+
+
+class IncidentMeasurement(Part):
+    """One data-loss incident (``analyse.integrity.incidents``); instants on the run clock."""
+
+    index: int
+    window: int | None = Field(None, description="the fault window it is attributed to")
+    lost: int
+    first_seq: int
+    last_seq: int
+    first_lost_ack: float
+    last_lost_ack: float
+    reference: float = Field(description="ack of the newest survivor before it (or the first lost write's sending)")
+    rpo: float
+    note: str = ""
 
 
 class IntegrityMeasurement(Part):
@@ -202,6 +307,8 @@ class IntegrityMeasurement(Part):
     last_surviving_before_loss: float | None = None
     lost_seqs: list[tuple[int, int]] = Field(default_factory=list, description="[first, last] ranges")
     note: str = ""
+    incidents: list[IncidentMeasurement] = Field(default_factory=list, description="lost writes grouped by incident")
+    worst_incident: int | None = Field(None, description="index of the incident RPO measured comes from")
 
 
 class SloWindow(Part):
@@ -218,10 +325,19 @@ class SloWindow(Part):
     span: tuple[float | None, float | None] | None = None
 
 
+class WorstWindow(Part):
+    window: int
+    value: float | None = Field(None, description="seconds; null with unbounded true: never")
+    unbounded: bool = False
+
+
 class Measurements(Part):
     windows: list[WindowMeasurement] = Field(default_factory=list)
     integrity: IntegrityMeasurement | None = None
     slo: dict[str, SloWindow] | None = Field(None, description="baseline, fault and recovery windows")
+    worst: dict[str, WorstWindow] = Field(default_factory=dict, description="per figure (detection_time, "
+                                          "recovery_time, failover, users_recovery, writes_longest_gap): the "
+                                          "window it is worst in, which the run is judged on")
 
 
 # -- game day and notes -------------------------------------------------------------------------------
