@@ -19,6 +19,7 @@ it. ``ec2-terminate`` cannot be reverted (its model demands ``irreversible: true
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -78,26 +79,30 @@ def undo_keys(tags: dict[str, str]) -> list[str]:
     return [k for k in tags if k == TAG or k.startswith(UNDO + ":")]
 
 
-class Operation:
+class Operation(ABC):
     """One fault type's work. ``select`` may raise PlanError; the others talk to AWS."""
 
     kind: ClassVar[str]                 # what ids/filters select, for messages: "instance", "subnet", ...
 
+    @abstractmethod
     def select(self, aws: Connection, h: AwsHandle, spec: Any) -> list[Resource]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def describe(self, resources: list[Resource], spec: Any, h: AwsHandle) -> tuple[str, str]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def inject(self, aws: Connection, resources: list[Resource], spec: Any, token: str) -> dict[str, Any]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def revert(self, aws: Connection, data: dict[str, Any]) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def from_intent(self, aws: Connection, h: AwsHandle, spec: Any, token: str) -> dict[str, Any]:
         """What a crashed inject left: the data ``revert`` needs, found from the marks on the resources."""
-        raise NotImplementedError
 
     def refuse_marked(self, resources: list[Resource], tags: dict[str, dict[str, str]]) -> None:
         for r in resources:
