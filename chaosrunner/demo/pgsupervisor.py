@@ -142,27 +142,32 @@ class PgSupervisor(SupervisorCore[Node]):
                 self._event("checkpoint-failed", node=name, error=str(exc))
         return bool(ok)
 
-    async def _demote(self, name: str, new_primary: str, what: str) -> None:
-        """Stop ``name`` so that it restarts as a replica of ``new_primary`` (postgres-node.sh rewinds it)."""
+    async def _demote(self, name: str, new_primary: str, what: str, timeout: float = 2.0) -> bool:
+        """Stop ``name`` so that it restarts as a replica of ``new_primary`` (postgres-node.sh rewinds it).
+
+        True once the stop was asked for; False (with a ``<what>-failed`` event) when ``name`` could not
+        be asked within ``timeout`` per statement: a loaded machine can take longer than the default."""
         datadir = self.info[name].get("data_directory", "")
         marker = sql.SQL("COPY (SELECT {}) TO {}").format(sql.Literal(self.nodes[new_primary].dsn),
                                                            sql.Literal(f"{datadir}/chaosrunner.rejoin"))
         try:
             # the server's own pg_ctl: its bin directory is not on PATH in every installation
-            [(bindir,)] = await self._sql(name, "SELECT setting FROM pg_config WHERE name = 'BINDIR'")
-            await self._sql(name, marker)
+            [(bindir,)] = await self._sql(name, "SELECT setting FROM pg_config WHERE name = 'BINDIR'", timeout)
+            await self._sql(name, marker, timeout)
             stop = sql.SQL("COPY (SELECT 1) TO PROGRAM {}").format(sql.Literal(
                 f"nohup {shlex.quote(f'{bindir}/pg_ctl')} stop -m fast -D {shlex.quote(datadir)} "
                 ">/dev/null 2>&1 &"))
             try:
-                await self._sql(name, stop, 5.0)
+                await self._sql(name, stop, max(timeout, 5.0))
             except (psycopg.OperationalError, TimeoutError):
                 # the fast shutdown ended this very session first, or is slower than the wait: the
                 # stop is under way either way (a node still writable REJOIN_EVERY later is fenced again)
                 pass
             self._event(what, node=name, primary=new_primary, term=self.term)
+            return True
         except Exception as exc:  # noqa: BLE001 - tried again later
-            self._event(f"{what}-failed", node=name, error=str(exc))
+            self._event(f"{what}-failed", node=name, error=f"{type(exc).__name__}: {exc}")
+            return False
 
     async def _check_proxy(self) -> None:
         assert self.http is not None
@@ -182,9 +187,17 @@ class PgSupervisor(SupervisorCore[Node]):
                     and cand.get("following") and cand.get("seq", 0) >= cur.get("seq", 0) - CAUGHT_UP_BYTES)
 
     async def _switch(self, candidate: str) -> tuple[bool, str]:
-        old = self.primary
         await self._proxy({"enabled": False})                     # writes stop here
-        [(target,)] = await self._sql(old, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+        try:
+            return await self._switch_while_writes_stopped(candidate)
+        except Exception as exc:  # noqa: BLE001 - writes must not stay stopped by a switchover that failed
+            await self._proxy({"enabled": True})
+            self._event("switchover-failed", node=candidate, reason=f"{type(exc).__name__}: {exc}")
+            return False, f"switchover to {candidate} failed: {type(exc).__name__}: {exc}"
+
+    async def _switch_while_writes_stopped(self, candidate: str) -> tuple[bool, str]:
+        old = self.primary
+        [(target,)] = await self._sql(old, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint", 5.0)
         deadline = time.monotonic() + 5.0
         while True:
             await self._read(candidate)
@@ -195,7 +208,12 @@ class PgSupervisor(SupervisorCore[Node]):
                 self._event("switchover-failed", node=candidate, reason="did not replay the primary's WAL in 5s")
                 return False, f"{candidate} did not replay {old}'s WAL within 5s"
             await asyncio.sleep(0.1)
-        await self._demote(old, candidate, "stopped-for-switchover")
+        # Writes are stopped: the old primary must stop now, not be fenced REJOIN_EVERY later. A
+        # statement slower than its timeout (a loaded machine) is asked again, with more time; a node
+        # already stopping refuses at once.
+        for timeout in (2.0, 5.0, 10.0):
+            if await self._demote(old, candidate, "stopped-for-switchover", timeout):
+                break
         deadline = time.monotonic() + 15.0
         while time.monotonic() < deadline:             # its last WAL goes to the candidate as it stops
             await self._read(old)

@@ -15,6 +15,7 @@ from the new one.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -27,11 +28,13 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import aiohttp
 import psycopg
 import pytest
 
 import pgcluster
 from chaosrunner.demo.inventory import free_ports
+from chaosrunner.demo.pgsupervisor import Node, PgSupervisor
 from chaosrunner.proxy.server import ThreadedProxyServer, start_in_thread
 
 from .helpers import HTTP_NOT_YET, get_json, http, wait_until
@@ -108,7 +111,8 @@ def _prepare_cluster(cluster: pgcluster.PgCluster, primary_proxy_port: int) -> N
 
 
 @contextlib.contextmanager
-def running_stack(tmp_path: Path) -> Iterator[Stack]:
+def running_stack(tmp_path: Path, supervise: bool = True) -> Iterator[Stack]:
+    """The cluster, the proxies and (``supervise``) the supervisor as a subprocess."""
     cluster = pgcluster.PgCluster.create(names=("store-a", "store-b"))
     proxy: ThreadedProxyServer | None = None
     sup: subprocess.Popen[bytes] | None = None
@@ -125,6 +129,9 @@ def running_stack(tmp_path: Path) -> Iterator[Stack]:
         _prepare_cluster(cluster, pa)
         log = tmp_path / "pgsupervisor.log"
         stack = Stack(cluster, proxy, listen, f"http://127.0.0.1:{sup_port}", log)
+        if not supervise:
+            yield stack
+            return
         with open(log, "wb") as out:
             sup = subprocess.Popen(
                 [sys.executable, "-m", "chaosrunner.demo.pgsupervisor", "--port", str(sup_port),
@@ -303,3 +310,82 @@ def test_switchover_moves_the_primary_and_loses_no_write(stack: Stack):
     # asked again, it answers at once: store-b already is the primary
     status, body, _ = http("POST", f"{stack.url}/switchover?candidate=store-b&wait=5", timeout=10)
     assert status == 200 and json.loads(body)["term"] == 2
+
+
+def _in_process(stack: Stack, cls: type[PgSupervisor]) -> PgSupervisor:
+    return cls([Node(f"{n}={stack.upstream(n)}={stack.dsn(n)}") for n in ("store-a", "store-b")],
+               stack.proxy.api_url, "store", None, 0.2, FAILOVER_AFTER)
+
+
+async def _switch_in_process(sup: PgSupervisor, candidate: str) -> tuple[bool, str]:
+    """One switchover by the supervisor's own code, without its rounds (so nothing fences later)."""
+    sup.http = aiohttp.ClientSession()
+    try:
+        await asyncio.gather(*(sup._read(n) for n in sup.nodes))
+        assert sup._caught_up(candidate), sup.info
+        return await sup._switch(candidate)
+    finally:
+        await sup.http.close()
+
+
+def test_a_switchover_asks_a_slow_old_primary_again_to_stop(tmp_path: Path):
+    """A loaded machine can answer the old primary's first statement later than its timeout. The
+    switchover must ask again, with more time, and stop it *then*, not leave it writable until it is
+    fenced seconds later. The supervisor runs in this process on the real cluster; the first
+    ``pg_config`` query of the demotion is held past its timeout, which is how a slow server looks
+    to it (a real ``TimeoutError`` from ``asyncio.wait_for``)."""
+    class SlowFirstAnswer(PgSupervisor):
+        held = 0
+
+        async def _sql(self, name: str, query: Any, timeout: float = 2.0) -> list[tuple[Any, ...]]:
+            if "pg_config" in str(query) and not self.held:
+                self.held += 1
+                await asyncio.wait_for(asyncio.sleep(timeout + 1.0), timeout)
+            return await super()._sql(name, query, timeout)
+
+    with running_stack(tmp_path, supervise=False) as stack:
+        stack.write_through_store("before")
+        wait_until(lambda: _replicated(stack, "before", "store-b"), 20, what="the write on the replica",
+                   ignore=SQL_NOT_YET)
+        sup = _in_process(stack, SlowFirstAnswer)
+        ok, message = asyncio.run(_switch_in_process(sup, "store-b"))
+        assert ok, (message, sup.events)
+        assert sup.held == 1
+        whats = [e["what"] for e in sup.events]
+        assert whats.index("stopped-for-switchover-failed") < whats.index("stopped-for-switchover") \
+            < whats.index("switchover"), whats
+        assert "TimeoutError" in sup.events[whats.index("stopped-for-switchover-failed")]["error"]
+        old = stack.node("store-a")
+        wait_until(lambda: old.pid() is None, 15, what="store-a stopped by the switchover itself")
+        assert (old.datadir / "chaosrunner.rejoin").read_text().strip() == stack.dsn("store-b")
+        assert stack.node("store-b").is_primary()
+        state = stack.proxy_state("store")
+        assert state["enabled"] and state["upstream"] == stack.upstream("store-b"), state
+        assert _replicated(stack, "before", "store-b")
+
+
+def test_a_switchover_that_fails_midway_enables_writes_again(tmp_path: Path):
+    """Writes stop (the ``store`` proxy disabled) before the old primary's WAL position is read. An
+    error there must not leave them stopped: the switchover answers that it failed, the proxy is
+    enabled again, and the old primary is still the primary. The supervisor runs in this process on
+    the real cluster; its WAL position query is made to fail as a dropped connection would."""
+    class BrokenPosition(PgSupervisor):
+        async def _sql(self, name: str, query: Any, timeout: float = 2.0) -> list[tuple[Any, ...]]:
+            if "pg_current_wal_lsn()" in str(query) and "pg_is_in_recovery" not in str(query):
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+            return await super()._sql(name, query, timeout)
+
+    with running_stack(tmp_path, supervise=False) as stack:
+        stack.write_through_store("before")
+        wait_until(lambda: _replicated(stack, "before", "store-b"), 20, what="the write on the replica",
+                   ignore=SQL_NOT_YET)
+        sup = _in_process(stack, BrokenPosition)
+        ok, message = asyncio.run(_switch_in_process(sup, "store-b"))
+        assert not ok and "server closed the connection" in message, message
+        [failed] = [e for e in sup.events if e["what"] == "switchover-failed"]
+        assert failed["node"] == "store-b"
+        state = stack.proxy_state("store")
+        assert state["enabled"] and state["upstream"] == stack.upstream("store-a"), state
+        assert stack.node("store-a").is_primary() and not stack.node("store-b").is_primary()
+        assert sup.primary == "store-a" and sup.term == 1
+        stack.write_through_store("after")                 # clients write again, to the same primary
