@@ -79,10 +79,17 @@ def _pidfile(demo_dir: Path, component: str) -> Path:
 
 
 def _belongs(proc: psutil.Process, demo_dir: Path) -> bool:
-    """Is this process a part of the demo in ``demo_dir`` (not merely a reused pid)?"""
+    """Is this process a part of the demo in ``demo_dir`` (not merely a reused pid)?
+
+    A component runs as ``PYTHON -m chaosrunner.demo.<part> ... --dir DIR`` or ``PYTHON -m
+    chaosrunner.proxy ... --config DIR/proxies.json`` (``inventory.commands``). Naming the folder is
+    not enough: ``chaosrunner demo up --dir DIR`` itself, or a shell or ``timeout`` around a ``demo
+    down --dir DIR``, names it too and is not the demo's to stop."""
     try:
         cmd = proc.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    if len(cmd) < 3 or cmd[1] != "-m" or not (cmd[2].startswith("chaosrunner.demo.") or cmd[2] == "chaosrunner.proxy"):
         return False
     d = str(demo_dir)
     return any(a == "--dir" and b == d for a, b in zip(cmd, cmd[1:], strict=False)) or \

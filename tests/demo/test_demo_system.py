@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -197,9 +199,23 @@ def test_stale_pid_file_is_cleaned_and_component_restarted(demo):
 
 
 def test_down_after_kill_9_leaves_no_process_and_no_port(demo):
+    """...and stops the demo's components only: not a process that merely names the demo's folder,
+    such as the ``chaosrunner demo up --dir X`` that started it, or a ``timeout`` or shell around a
+    ``demo down --dir X`` (which would be killed by the very command it runs)."""
     os.kill(int((demo.dir / "run" / "router.pid").read_text()), signal.SIGKILL)
     assert len(demo_processes(demo.dir)) >= 7
-    stopped = stop_demo(demo.dir)
+    nap = "import time; time.sleep(60)"
+    bystanders = [subprocess.Popen([sys.executable, "-c", nap, "demo", "down", "--dir", str(demo.dir)]),
+                  subprocess.Popen([sys.executable, "-c", nap, "-m", "chaosrunner.demo", "--dir", str(demo.dir)]),
+                  subprocess.Popen([sys.executable, "-c", nap, "serve", "--config", str(demo.dir / "proxies.json")])]
+    try:
+        stopped = stop_demo(demo.dir)
+        assert [b.poll() for b in bystanders] == [None, None, None]
+        assert not {b.pid for b in bystanders} & set(stopped)
+    finally:
+        for b in bystanders:
+            b.kill()
+            b.wait()
     assert len(stopped) >= 7
     assert demo_processes(demo.dir) == []
     assert [k for k, p in demo.ports.items() if listening(p)] == []
