@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import time
@@ -135,3 +136,47 @@ def test_a_kill_without_restart_command_is_reverted_only_if_the_process_comes_ba
                                                    handle_signals=False))
     assert result.status == "revert_failed" and result.exit_code == 4
     assert "did not come back within 1s" in result.data["revert_failures"][0]
+
+
+def test_match_never_finds_chaosrunner_or_what_runs_it(tmp_path):
+    """``match:`` is a substring of a command line, and the command lines that run chaosrunner name
+    the experiment and often the pattern too: a shell or ``timeout`` around it, and chaosrunner
+    called by absolute path (``/x/.venv/bin/chaosrunner``). Here a shell starts the real target and
+    then the finder, all three naming the same token; the shell has the lowest pid, so a search in
+    pid order that did not skip its own ancestors would find it first."""
+    token = f"chaos-target-{os.getpid()}-{time.time_ns()}"
+    out = tmp_path / "found"
+    finder = ("import sys; from chaosrunner.drivers.targets import find_process; "
+              "from chaosrunner.model.targets import ProcessHandle; "
+              "print(find_process(ProcessHandle(match=sys.argv[1]), 't').pid)")
+    nap = "import time; time.sleep(30)"
+    py = shlex.quote(sys.executable)
+    script = (f"{py} -c {shlex.quote(nap)} {token} & echo $! > {tmp_path / 'target'}; "
+              f"{py} -c {shlex.quote(finder)} {token} > {out}; status=$?; kill $!; wait; exit $status")
+    shell = psutil.Popen(["/bin/sh", "-c", script])
+    assert shell.wait(30) == 0
+    target = int((tmp_path / "target").read_text())
+    assert int(out.read_text()) == target != shell.pid
+    assert not psutil.pid_exists(target)                      # the shell waited for it: nothing left
+
+
+def test_match_never_finds_chaosrunner_called_by_absolute_path(tmp_path):
+    """A process whose command line is ``PYTHON /x/.venv/bin/chaosrunner run ... TOKEN`` is
+    chaosrunner itself (the console script by absolute path), never a target."""
+    token = f"chaos-self-{os.getpid()}-{time.time_ns()}"
+    fake = tmp_path / "bin" / "chaosrunner"
+    fake.parent.mkdir()
+    fake.write_text("import time; time.sleep(30)\n")
+    me = psutil.Popen([sys.executable, str(fake), "run", f"{token}.yaml"])
+    try:
+        wait = time.monotonic() + 10
+        while token not in " ".join(me.cmdline()) and time.monotonic() < wait:
+            time.sleep(0.05)
+        from chaosrunner.drivers.targets import find_process
+        from chaosrunner.errors import DriverError
+        from chaosrunner.model.targets import ProcessHandle
+        with pytest.raises(DriverError, match="no running process matches"):
+            find_process(ProcessHandle(match=token), "t")
+    finally:
+        me.kill()
+        me.wait()

@@ -23,11 +23,15 @@ def find_process(handle: ProcessHandle, target: str) -> psutil.Process:
         except (OSError, ValueError, IndexError) as exc:
             raise DriverError(f"cannot read pid file {handle.pidfile}: {exc}", target=target) from exc
     else:
-        me = os.getpid()
+        # never chaosrunner itself (however it was called: `chaosrunner`, `/x/.venv/bin/chaosrunner`,
+        # `python -m chaosrunner`) nor what runs it (a shell, `timeout`, CI's step): their command
+        # lines name the experiment, and often the pattern with it
+        mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
         for proc in psutil.process_iter(["pid", "cmdline"]):
-            cmd = " ".join(proc.info["cmdline"] or [])
-            ours = "chaosrunner" in cmd.split(" ")[0:2]           # never match chaosrunner itself
-            if proc.info["pid"] != me and handle.match and handle.match in cmd and not ours:
+            argv = proc.info["cmdline"] or []
+            cmd = " ".join(argv)
+            ours = any(Path(a).name == "chaosrunner" or a == "chaosrunner.cli" for a in argv[:3])
+            if proc.info["pid"] not in mine and handle.match and handle.match in cmd and not ours:
                 return proc
         raise DriverError(f"no running process matches {handle.match!r}", target=target)
     try:
