@@ -47,3 +47,12 @@ def commonmark_headings(text: str) -> list[str]:
     flat = tokens + [c for t in tokens for c in (t.children or [])]
     assert not [t for t in flat if t.type in ("html_inline", "html_block")], "raw HTML in review.md"
     return [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+
+
+def toxics(inventory: Path, target: str) -> list[dict[str, object]]:
+    """The toxics in force on ``target``'s proxy, as its Toxiproxy API lists them."""
+    import yaml
+
+    handle = yaml.safe_load(inventory.read_text())["targets"][target]["toxiproxy"]
+    with urllib.request.urlopen(f"{handle['api']}/proxies/{handle['proxy']}/toxics", timeout=3) as r:
+        return list(json.load(r))

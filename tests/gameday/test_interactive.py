@@ -12,7 +12,7 @@ import pexpect
 import pytest
 from support import run_dirs
 
-from demo_support import ROOT, cli, commonmark_headings, fresh_demo, role
+from demo_support import ROOT, cli, commonmark_headings, fresh_demo, role, toxics
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -87,6 +87,40 @@ def test_interactive_game_day(tmp_path, isolated_state):
     headings = commonmark_headings(review)
     assert headings[-3:] == ["What happened", "Why it happened", "Lessons learned"]
     assert "Action items" in headings and "Success criteria" in headings
+
+
+def test_ctrl_c_at_the_terminal_aborts_reverts_and_still_writes_the_report(tmp_path, isolated_state):
+    """Ctrl-C typed in the game day's terminal (the line discipline sends SIGINT to the foreground
+    process group, as in the room): the day is aborted, the latency is gone from the proxy itself,
+    the record and review are written, exit 3."""
+    day = tmp_path / "drill.yaml"
+    day.write_text(DAY)
+    with fresh_demo(tmp_path) as inventory:
+        env = {**os.environ, "TERM": "xterm", "USER": "bo", "COLUMNS": "120", "LINES": "40"}
+        child = pexpect.spawn(sys.executable, ["-m", "chaosrunner.cli", "gameday", "run", str(day), "--targets",
+                                               str(inventory), "--report-dir", str(tmp_path / "reports")],
+                              cwd=str(ROOT), env=env, encoding="utf-8", timeout=60, dimensions=(40, 120))
+        try:
+            child.expect("MANUAL: Confirm the latency")
+            assert [t["type"] for t in toxics(inventory, "api-r1")] == ["latency"]     # in force now
+            child.sendintr()
+            child.expect(pexpect.EOF, timeout=120)
+        finally:
+            if child.isalive():
+                child.terminate(force=True)
+        child.close()
+        assert child.exitstatus == 3, child.before
+        assert toxics(inventory, "api-r1") == []
+        assert role(inventory) == "store-a"
+    [run_dir] = run_dirs(tmp_path / "reports")
+    doc = json.loads((run_dir / "run.json").read_text())
+    assert doc["status"] == "aborted" and ("SIGINT" in doc["abort_reason"] or "Ctrl-C" in doc["abort_reason"]), \
+        doc["abort_reason"]
+    assert (run_dir / "report.html").exists() and (run_dir / "review.md").exists()
+    events = doc["timeline"]["events"]
+    injected = {e["data"]["fault_id"] for e in events if e["kind"] == "fault_injected"}
+    assert injected and injected == {e["data"]["fault_id"] for e in events if e["kind"] == "fault_reverted"}
+    assert not list((isolated_state / "ledger").glob("*.json"))
 
 
 def test_sigterm_aborts_reverts_and_still_writes_the_report(tmp_path, isolated_state):
