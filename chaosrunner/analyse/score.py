@@ -33,15 +33,16 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from chaosrunner import units
 from chaosrunner.analyse.status import RunStatus
 from chaosrunner.analyse.verdict import Status, Verdict
+from chaosrunner.model.risks import Severity
 
-SeverityName = Literal["critical", "high", "medium", "low"]
-SEVERITY_WEIGHTS: Final[dict[str, int]] = {"critical": 8, "high": 4, "medium": 2, "low": 1}
-DEFAULT_SEVERITY: Final = "medium"
+SEVERITY_WEIGHTS: Final[dict[str, int]] = {s.value: s.weight for s in Severity}
+"""critical 8, high 4, medium 2, low 1: the seed's §2.1 scale (``model.risks.Severity``), weighted."""
+DEFAULT_SEVERITY: Final = Severity.MEDIUM.value
 RiskSeverity = Callable[[str], str | None]
 """A risk id → its severity in the register (None: not in it)."""
 

@@ -16,10 +16,10 @@ from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_
 
 from chaosrunner import units
 from chaosrunner.model.base import Duration, FieldError, Strict, Timeout, check_http_url
-from chaosrunner.model.experiment import AbortCondition, FaultSpec, Sampling, Severity, SteadyStateEntry
+from chaosrunner.model.experiment import AbortCondition, FaultSpec, Sampling, SteadyStateEntry
 from chaosrunner.model.traffic import LoadSpec
 from chaosrunner.model.writer import WriterSpec
-from chaosrunner.model.risks import RiskIds, risk_ids_field
+from chaosrunner.model.risks import RiskIds, SeverityLevel, risk_ids_field
 
 STEP_KINDS = ("action", "revert", "experiment", "wait_until", "check", "command", "manual", "note")
 
@@ -331,7 +331,7 @@ class GameDay(Strict):
     scenario: str = ""
     description: str = ""
     risks: RiskIds = risk_ids_field()
-    severity: Severity | None = Field(None, description="how much the day weighs in a suite's resilience score "
+    severity: SeverityLevel | None = Field(None, description="how much the day weighs in a suite's resilience score "
                                                         "(critical, high, medium, low)")
     roles: dict[str, str | list[str]] = Field(default_factory=dict)
     targets: str | None = None

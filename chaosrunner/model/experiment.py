@@ -41,15 +41,13 @@ from chaosrunner.model.probes import (
     TcpProbeSpec,
 )
 from chaosrunner.model.vocabulary import INSTALLED_FAULTS
-from chaosrunner.model.risks import RiskIds, risk_ids_field
+from chaosrunner.model.risks import RiskIds, SeverityLevel, risk_ids_field
 
 ProbeSpec = Annotated[
     HttpProbeSpec | TcpProbeSpec | CommandProbeSpec | ProviderProbeSpec | MetricProbeSpec | RoleProbeSpec
     | AwsProbeSpec | K8sProbeSpec,
     Field(discriminator="type"),
 ]
-Severity = Literal["critical", "high", "medium", "low"]
-"""The seed's §2.1 impact scale: an experiment's (or a risk's) severity."""
 FaultSpec = Annotated[Fault, INSTALLED_FAULTS]
 """A method action: one of the installed fault models, picked by its ``type``."""
 
@@ -246,7 +244,7 @@ class Experiment(Strict):
     hypothesis: str = ""
     tags: list[str] = Field(default_factory=list)
     risks: RiskIds = risk_ids_field()
-    severity: Severity | None = Field(None, description="how much its objectives weigh in a resilience score: "
+    severity: SeverityLevel | None = Field(None, description="how much its objectives weigh in a resilience score: "
                                                         "critical (8), high (4), medium (2), low (1); "
                                                         "default: the highest of its risks', else medium")
     targets: str | None = Field(None, description="path of the targets inventory, relative to this file")

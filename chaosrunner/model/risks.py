@@ -50,6 +50,12 @@ class Severity(StrEnum):
         """0 for the worst."""
         return list(Severity).index(self)
 
+    @property
+    def weight(self) -> int:
+        """What a judged objective of this severity weighs in a resilience score (``analyse.score``):
+        8, 4, 2, 1 — each step twice the next."""
+        return 2 ** (len(Severity) - 1 - self.rank)
+
 
 SEVERITY_LEVELS = {
     Severity.CRITICAL: Level("Critical", "system-wide outage; recovery > 1 hour; complete service disruption"),
@@ -94,13 +100,17 @@ def _level_name(value: object) -> object:
     return value
 
 
+SeverityLevel = Annotated[Severity, BeforeValidator(_level_name)]
+"""A severity as files write it: ``critical``, or the seed's ``Critical``."""
+
+
 class Risk(Strict):
     """One risk of the register."""
 
     id: str = Field(..., pattern=ID_PATTERN, description="unique id, e.g. INFRA-001")
     title: str = Field(..., min_length=1)
     category: str = Field(..., min_length=1, description="e.g. Infrastructure, Application, Security")
-    severity: Annotated[Severity, BeforeValidator(_level_name)] = Field(
+    severity: SeverityLevel = Field(
         ..., description="seed §2.1: critical (system-wide outage, > 1 hour), high (major feature unavailable, "
                          "15-60 minutes), medium (performance degradation, 5-15 minutes), low (minor feature "
                          "issue, < 5 minutes)")

@@ -27,6 +27,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializ
 
 from chaosrunner.analyse.status import RunStatus
 from chaosrunner.analyse.verdict import Verdict
+from chaosrunner.model.risks import Severity
 from chaosrunner.timeline import Event, LoadStat, Sample, Timeline, WriteRecord
 
 RUN_SCHEMA: Final = "chaosrunner/run/v2"
@@ -75,7 +76,7 @@ class ExperimentInfo(Part):
     hypothesis: str | None = None
     file: str | None = Field(None, description="the experiment file the run was started from")
     kind: Literal["Experiment", "GameDay"] = "Experiment"
-    severity: Literal["critical", "high", "medium", "low"] | None = Field(
+    severity: Severity | None = Field(
         None, description="the file's own severity (null: none given; a score then takes its risks' or medium)")
     risks: list[str] = Field(default_factory=list, description="ids of the risk register's risks the file says it "
                                                                "verifies (its `risks:`)")
