@@ -29,6 +29,7 @@ from chaosrunner.execute.recovery import Recovered, recover, refuse_orphans
 from chaosrunner.model.traffic import LoadInputError
 from chaosrunner.planning import Plan, check_environment, make_plan
 from chaosrunner.planning.safety import PRODUCTION_NAMES
+from chaosrunner.planning.timescale import compress
 from chaosrunner.probes import ProbeContext, build_probe
 from chaosrunner.read.documents import LoadedExperiment, read_experiments
 from chaosrunner.results.history import record_run
@@ -51,9 +52,10 @@ def load_experiment(path: str | Path, targets: str | Path | None = None,
 
 
 def plan(path: str | Path, targets: str | Path | None = None, variables: dict[str, str] | None = None,
-         only: str | None = None) -> list[Plan]:
-    """Load and plan every experiment of a file, touching nothing."""
-    exps = read_experiments(path, targets, variables)
+         only: str | None = None, time_scale: float = 1.0) -> list[Plan]:
+    """Load and plan every experiment of a file, touching nothing. ``time_scale``: on a compressed
+    clock (``planning.timescale``: fault durations, pauses and load ×scale; objectives as written)."""
+    exps = [compress(e, time_scale) for e in read_experiments(path, targets, variables)]
     if only is not None:
         picked = [e for e in exps if e.model.name == only]
         if not picked:
@@ -309,7 +311,7 @@ def render_outputs(result: RunResult) -> None:
 
 
 def run(path: str | Path, targets: str | Path | None = None, variables: dict[str, str] | None = None,
-        only: str | None = None, options: RunOptions | None = None) -> list[RunResult]:
+        only: str | None = None, options: RunOptions | None = None, time_scale: float = 1.0) -> list[RunResult]:
     """Plan every experiment of the file first (nothing is touched if any is invalid), then run each.
     A Chaos Toolkit file runs in compatibility mode (``chaosrunner.ctk.run``)."""
     from chaosrunner.ctk import CtkOptions, is_ctk_file, run_ctk
@@ -318,7 +320,7 @@ def run(path: str | Path, targets: str | Path | None = None, variables: dict[str
         opts = options or RunOptions()
         return [run_ctk(path, CtkOptions(report_dir=opts.report_dir, variables=dict(variables or {}),
                                          render_report=opts.render_report, on_record=opts.on_record))]
-    plans = plan(path, targets, variables, only)
+    plans = plan(path, targets, variables, only, time_scale)
     return [run_plan(p, options) for p in plans]
 
 

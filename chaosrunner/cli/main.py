@@ -32,6 +32,9 @@ out = Console(highlight=False)
 
 TargetsOpt = typer.Option(None, "--targets", "-t", help="targets inventory (overrides the file's `targets:`)")
 VarOpt = typer.Option(None, "--var", help="value for ${var:NAME}, as NAME=VALUE (repeatable)")
+TimeScaleOpt = typer.Option(1.0, "--time-scale", min=0.001, max=100.0,
+                            help="multiply fault durations, pauses and load by this (0.01: a 5m fault lasts 3s); "
+                                 "objectives, probe timeouts and sampling stay as written")
 
 
 def _guard(fn: Callable[[], int], internal: int) -> None:
@@ -97,10 +100,11 @@ def validate(file: Path = typer.Argument(..., help="experiment or game-day file"
 def plan(file: Path = typer.Argument(..., help="experiment file"),
          targets: Path | None = TargetsOpt, var: list[str] | None = VarOpt,
          only: str | None = typer.Option(None, help="only the experiment with this name"),
-         as_json: bool = typer.Option(False, "--json", help="print the plan as JSON")) -> None:
+         as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
+         time_scale: float = TimeScaleOpt) -> None:
     """Show what a run would do — targets, drivers, blast radius, duration, each fault and its revert."""
     def go() -> int:
-        plans = api.plan(file, targets, _parse_vars(var), only)
+        plans = api.plan(file, targets, _parse_vars(var), only, time_scale)
         if as_json:
             print(json.dumps([api.plan_document(p) for p in plans], indent=1))
             return 0
@@ -146,7 +150,8 @@ def run(file: Path = typer.Argument(..., help="experiment file"),
         hypothesis_frequency: float = typer.Option(1.0, help="Chaos Toolkit files: as `chaos run`"),
         fail_fast: bool = typer.Option(False, "--fail-fast", help="Chaos Toolkit files: as `chaos run`"),
         strict: bool = typer.Option(False, "--strict", help="Chaos Toolkit files: a deviation chaosrunner's "
-                                                             "sampling saw fails the run")) -> None:
+                                                             "sampling saw fails the run"),
+        time_scale: float = TimeScaleOpt) -> None:
     """Run experiments: inject the faults, sample the probes, revert, judge, report."""
     from chaosrunner.cli.console import LiveView
 
@@ -156,12 +161,18 @@ def run(file: Path = typer.Argument(..., help="experiment file"),
 
         if is_ctk_file(file):           # compatibility mode: chaoslib's run, its signals, its verdict
             from chaosrunner.cli.ctk import run_command
+            from chaosrunner.errors import ConfigError
+
+            if time_scale != 1:
+                raise ConfigError(f"--time-scale does not apply to {file}: a Chaos Toolkit file runs as "
+                                  "`chaos run` runs it", hint="run it without --time-scale, or convert it "
+                                  "first: chaosrunner convert FILE")
 
             return run_command(file, report_dir, as_json, junit, _parse_vars(var), strict=strict,
                                hypothesis_strategy=hypothesis_strategy, rollback_strategy=rollback_strategy,
                                hypothesis_frequency=hypothesis_frequency, fail_fast=fail_fast)
 
-        plans = api.plan(file, targets, _parse_vars(var), only)
+        plans = api.plan(file, targets, _parse_vars(var), only, time_scale)
         results = []
         # held until the process ends: a Ctrl-C after the report is written still only counts
         with SignalGuard(restore=not _PROCESS_IS_THE_CLI) as signals:

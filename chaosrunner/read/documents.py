@@ -37,6 +37,7 @@ class LoadedExperiment:
     prefix: tuple[Any, ...]             # path of this experiment inside its file
     inventory: LoadedInventory | None
     secrets: Secrets = field(default_factory=Secrets)
+    time_scale: float = 1.0             # --time-scale: the model's durations are already scaled
 
     def location(self, *path: Any) -> Location:
         return self.marks.at(self.prefix + tuple(path))

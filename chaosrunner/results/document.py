@@ -20,12 +20,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaosrunner.planning import timescale
 from chaosrunner.results.migrate import run_record
 from chaosrunner.results.record import (
     ExperimentInfo,
     IntegrityMeasurement,
     LoadFiles,
     Measurements,
+    Note,
     PlanInfo,
     RunRecord,
     SamplingInfo,
@@ -92,6 +94,8 @@ def run_document(p: Plan, tl: Timeline, result: RunResult, analysis: Analysis, a
         load=LoadFiles(csv=sorted(f.name for f in result.run_dir.glob("*.csv")))
         if model.load is not None else None,
         versions=versions(),
+        notes=[Note(t=0.0, author="chaosrunner", text=timescale.note(exp.time_scale))]
+        if exp.time_scale != 1 else [],
     )
 
 

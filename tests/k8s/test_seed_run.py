@@ -7,15 +7,14 @@ tests/k8s/api_app.py) scraped by a real Prometheus, and the Toxiproxy in front o
 (chaosrunner's own Toxiproxy-compatible proxy, in front of that API). The copy of
 targets/k8s-example.yaml differs only in those three addresses.
 
-The seed's faults last 5m, 10m and 2m + 2m: the run uses a copy of experiments/seed-experiments.yaml
-whose durations are 2s (nothing else differs). A watcher sees each fault in the cluster (or in the
-proxy) while the run lasts; after it, nothing is left and every fault was reverted.
+The seed's faults last 5m, 10m and 2m + 2m: the file runs unchanged with ``--time-scale 0.01``
+(3 s, 6 s, 1.2 s + 1.2 s; its objectives as written). A watcher sees each fault in the cluster (or in
+the proxy) while the run lasts; after it, nothing is left and every fault was reverted.
 """
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -91,11 +90,7 @@ def test_the_seed_experiments_inject_and_revert_on_the_fake_cluster(cluster, tmp
         inv = inv.replace("http://prometheus.monitoring.svc:9090", prom_url)
         inv = inv.replace("http://toxiproxy.envoy-control.svc.cluster.local:8474", proxy.api_url)
         write(tmp_path / "inv.yaml", inv)
-        seed = SEED.read_text()
-        short = re.sub(r"duration: (5m|10m|2m)\n", "duration: 2s\n", seed)
-        assert short.count("duration: 2s") == 4 and short.replace("duration: 2s", "") == \
-            re.sub(r"duration: (5m|10m|2m)", "", seed)
-        exp = write(tmp_path / "seed-experiments.yaml", short)
+        exp = SEED                                      # as shipped: only the clock is compressed
 
         seen: set[str] = set()
         stop = threading.Event()
@@ -121,7 +116,7 @@ def test_the_seed_experiments_inject_and_revert_on_the_fake_cluster(cluster, tmp
         watcher.start()
         try:
             r = run_cli("run", str(exp), "--targets", str(tmp_path / "inv.yaml"), "--non-interactive",
-                        "--report-dir", str(tmp_path / "reports"), timeout=300)
+                        "--time-scale", "0.01", "--report-dir", str(tmp_path / "reports"), timeout=300)
         finally:
             stop.set()
             watcher.join(5)
@@ -134,12 +129,27 @@ def test_the_seed_experiments_inject_and_revert_on_the_fake_cluster(cluster, tmp
         assert not list((isolated_state / "ledger").glob("*.json"))
         runs = sorted((tmp_path / "reports").glob("*/run.json"))
         assert len(runs) == 3
-        drivers = []
+        drivers, held = [], {}
         for run in runs:
-            events = json.loads(run.read_text())["timeline"]["events"]
+            doc = json.loads(run.read_text())
+            events = doc["timeline"]["events"]
             injected = [e["data"]["fault_id"] for e in events if e["kind"] == "fault_injected"]
             reverted = [e["data"]["fault_id"] for e in events if e["kind"] == "fault_reverted"]
             assert injected and sorted(injected) == sorted(reverted), run
             drivers += [e["data"]["driver"] for e in events if e["kind"] == "fault_injected"]
+            at = {(e["kind"], e["data"]["fault_id"]): e["t"] for e in events
+                  if e["kind"] in ("fault_injected", "fault_reverted")}
+            held[doc["experiment"]["name"]] = sorted(at[("fault_reverted", f)] - at[("fault_injected", f)]
+                                                     for f in injected)
+            assert [n["text"] for n in doc["notes"]] == [
+                "compressed clock: --time-scale 0.01 (fault durations, pauses and load ×0.01; objectives, probe "
+                "timeouts, sampling and stop conditions as written)"]
+            assert doc["experiment"]["raw"]["method"][0]["action"]["duration"] in ("5m", "10m", "2m")  # as written
         assert drivers == ["kubernetes"] * 4
+        # each fault held for its scaled duration (the seed's ×0.01), plus the revert's own time
+        for name, seconds in (("database-failure", [3.0]), ("memory-pressure", [6.0]),
+                              ("cascading-failure", [1.2, 1.2])):
+            assert len(held[name]) == len(seconds), held
+            for got, want in zip(held[name], seconds, strict=True):
+                assert want <= got < want + 8.0, held
     assert run_cli("recover", "--list").stdout.strip() == "the ledger is empty"
