@@ -27,7 +27,7 @@ from chaosrunner.execute.signals import SignalGuard
 from chaosrunner.execute.stops import stop_conditions
 from chaosrunner.execute.recovery import Recovered, recover, refuse_orphans
 from chaosrunner.model.traffic import LoadInputError
-from chaosrunner.planning import Plan, check_environment, make_plan
+from chaosrunner.planning import Plan, check_environment, declared_faults, make_plan
 from chaosrunner.planning.safety import PRODUCTION_NAMES
 from chaosrunner.planning.timescale import compress
 from chaosrunner.probes import ProbeContext, build_probe
@@ -82,8 +82,12 @@ class Validation:
 
 
 def validate(path: str | Path, targets: str | Path | None = None,
-             variables: dict[str, str] | None = None) -> list[Validation]:
-    """Check a file: structure, references and — when it has an inventory — the whole plan."""
+             variables: dict[str, str] | None = None, offline: bool = False) -> list[Validation]:
+    """Check a file: structure, references and — when it has an inventory — the whole plan.
+
+    ``offline``: without asking any driver (no cluster, account or proxy is reached): each fault's
+    target and driver are checked, not what the driver would find there. For files meant to run
+    elsewhere, such as a CronJob's with ``in_cluster: true`` targets (``schedule export``)."""
     from chaosrunner.ctk import is_ctk_file, load_ctk
 
     if is_ctk_file(path):           # checked as `chaos validate` checks it, errors located in the file
@@ -96,6 +100,13 @@ def validate(path: str | Path, targets: str | Path | None = None,
         if exp.inventory is None and any(getattr(s.action, "target", None) for s in steps if s.action is not None):
             out.append(Validation(exp.model.name, None, "targets not checked: no inventory (add `targets:` or "
                                                         "pass --targets to check them too)"))
+        elif offline:
+            try:
+                drivers = sorted({f.driver for f in declared_faults(exp)})
+            except ChaosRunnerError as exc:
+                raise exp.secrets.scrub(exc) from None
+            out.append(Validation(exp.model.name, None, "checked offline (targets not reached): drivers "
+                                                        + (", ".join(drivers) or "none")))
         else:
             out.append(Validation(exp.model.name, _planned(exp)))
         try:

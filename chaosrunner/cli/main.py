@@ -79,14 +79,18 @@ def _parse_vars(items: list[str] | None) -> dict[str, str]:
 
 @app.command()
 def validate(file: Path = typer.Argument(..., help="experiment or game-day file"),
-             targets: Path | None = TargetsOpt, var: list[str] | None = VarOpt) -> None:
+             targets: Path | None = TargetsOpt, var: list[str] | None = VarOpt,
+             offline: bool = typer.Option(False, "--offline",
+                                          help="do not reach the targets (a cluster, an account, a proxy): check "
+                                               "each fault's target and driver, not what the driver finds there")
+             ) -> None:
     """Check an experiment file (or a game day, kind: GameDay) and its inventory; touches nothing."""
     if api.file_kind(file) == "GameDay":                    # exactly as `chaosrunner gameday validate`
         _gameday_cli().validate(file, targets, var)          # exits with its code
         return
 
     def go() -> int:
-        for v in api.validate(file, targets, _parse_vars(var)):
+        for v in api.validate(file, targets, _parse_vars(var), offline=offline):
             if v.plan is not None:
                 out.print(f"ok: {v.name} ({len(v.plan.faults())} faults, {len(v.plan.probe_names)} probes)",
                           markup=False)

@@ -98,6 +98,22 @@ def _driver_for(spec: Any, target_name: str, inv: Inventory | None, where: Any) 
                            "or pick another target")
 
 
+def _target_names(exp: LoadedExperiment, spec: Any, where: Any) -> list[str]:
+    """The concrete targets an action names (a group's members), or PlanError at its line."""
+    inv = exp.inventory.model if exp.inventory else None
+    if spec.target is None:          # a fault model may make its target optional (a Chaos Toolkit provider)
+        return ["(chaos toolkit)" if spec.type == "provider" else f"({spec.type})"]
+    if inv is None:
+        raise PlanError(f"the action names target {spec.target!r} but the experiment has no targets inventory",
+                        where, "add `targets: ../targets/<inventory>.yaml` or pass --targets")
+    if spec.target not in inv.targets:
+        near = suggest(str(spec.target), list(inv.targets))
+        raise PlanError(f"unknown target {spec.target!r}", where,
+                        f"did you mean {near!r}?" if near else
+                        f"targets in {exp.inventory.file}: {', '.join(inv.targets)}")  # type: ignore[union-attr]
+    return inv.members(spec.target)
+
+
 def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> list[PlannedStep]:
     model = exp.model
     inv = exp.inventory.model if exp.inventory else None
@@ -117,18 +133,7 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
         spec = step.action
         assert spec is not None            # a step is exactly one of action, pause, probe (model-checked)
         where = exp.location(section, i, "action", "target") if spec.target else where
-        if spec.target is None:          # a fault model may make its target optional (a Chaos Toolkit provider)
-            names = ["(chaos toolkit)" if spec.type == "provider" else f"({spec.type})"]
-        else:
-            if inv is None:
-                raise PlanError(f"the action names target {spec.target!r} but the experiment has no targets inventory",
-                                where, "add `targets: ../targets/<inventory>.yaml` or pass --targets")
-            if spec.target not in inv.targets:
-                near = suggest(str(spec.target), list(inv.targets))
-                raise PlanError(f"unknown target {spec.target!r}", where,
-                                f"did you mean {near!r}?" if near else
-                                f"targets in {exp.inventory.file}: {', '.join(inv.targets)}")  # type: ignore[union-attr]
-            names = inv.members(spec.target)
+        names = _target_names(exp, spec, where)
         planned = PlannedStep(i, "action", spec, at=t, section=section)
         for name in names:
             counter[0] += 1
@@ -146,6 +151,27 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
         planned.duration = 0.0 if spec.background else (spec.duration or 0.0)
         t += planned.duration
         out.append(planned)
+    return out
+
+
+def declared_faults(exp: LoadedExperiment) -> list[PlannedFault]:
+    """Each fault of the method and the rollbacks on each concrete target, with the driver ``plan``
+    would pair it with, without asking any driver: no cluster, account or proxy is reached. What an
+    export must grant rights for (``schedule export --format k8s-cronjob``), and what ``validate
+    --offline`` checks: a target the inventory lacks, or a fault no driver can take there, is a
+    PlanError at its line, as in ``plan``."""
+    inv = exp.inventory.model if exp.inventory else None
+    out: list[PlannedFault] = []
+    for section, steps in (("method", exp.model.method), ("rollback", exp.model.rollback)):
+        for i, step in enumerate(steps):
+            spec = step.action
+            if spec is None:
+                continue
+            where = exp.location(section, i, "action", "target") if spec.target else exp.location(section, i)
+            for name in _target_names(exp, spec, where):
+                driver = _driver_for(spec, name, inv, where)
+                out.append(PlannedFault(f"{section}-{i}", spec, name, inv.targets.get(name) if inv else None,
+                                        driver))
     return out
 
 

@@ -95,7 +95,7 @@ def export(file: Path = FileArg,
     def go() -> int:
         if fmt not in FORMATS:
             raise ConfigError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
-        loaded = read_schedules(file)
+        loaded = read_schedules(file, offline=True)      # the files run elsewhere (in the cluster, in CI)
         files = export_files(loaded, fmt, image=image, namespace=namespace, workdir=workdir or None)
         for name, text in files.items():
             if out is None:

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from croniter import croniter
 
+from chaosrunner.drivers.kubernetes.rbac import CLUSTER_RULES as KUBERNETES_CLUSTER_RULES
 from chaosrunner.drivers.kubernetes.rbac import ROLE_RULES as KUBERNETES_ROLE_RULES
 from chaosrunner.errors import ConfigError
 from chaosrunner.schedule.model import Concurrency, Missed
@@ -44,9 +45,10 @@ KUBERNETES_VERSION = "1.30.0"
 """The Kubernetes version the CronJobs target (``timeZone`` is GA since 1.27); the test validates against it."""
 DOW = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
-# what the API server must allow a run, per driver (least rights); the built-in ones touch no Kubernetes object
-# (the Kubernetes driver's namespaced rules; node-drain also needs the ClusterRole of deploy/rbac.yaml)
+# what the API server must allow a run, per driver (least rights), in each namespace its targets live in; the
+# built-in drivers touch no Kubernetes object. Cluster-wide rights only for the fault types that need them.
 DRIVER_RULES: dict[str, list[dict[str, Any]]] = {"kubernetes": KUBERNETES_ROLE_RULES}
+CLUSTER_FAULTS: dict[str, list[dict[str, Any]]] = {"node-drain": KUBERNETES_CLUSTER_RULES}
 
 
 def export_files(loaded: LoadedSchedules, fmt: str, image: str = "ghcr.io/chaosrunner/chaosrunner:latest",
@@ -108,31 +110,57 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 
 
 # -- Kubernetes ----------------------------------------------------------------------------------------------
-def _drivers(entry: LoadedEntry) -> set[str]:
+def _rights(entries: list[LoadedEntry],
+            namespace: str) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """(namespace → the rules a Role there grants, cluster-wide rules) for every experiment the entries
+    run: each driver's rules in each namespace its targets live in (``kubernetes: {namespace}``), the
+    CronJob's own namespace always listed, and the cluster rules of the fault types that need them
+    (node-drain: nodes and evictions). Read from the files alone (``planning.declared_faults``): the
+    export reaches no cluster, so it also works for an inventory with ``in_cluster: true``."""
     from chaosrunner import api
+    from chaosrunner.planning import declared_faults
 
-    out: set[str] = set()
-    for run in entry.runs:
-        if run.kind == "Experiment":
-            for p in api.plan(run.path, entry.targets, entry.model.vars):
-                out.update(p.drivers)
-    return out
+    where: dict[str, list[dict[str, Any]]] = {namespace: []}
+    cluster: list[dict[str, Any]] = []
+    for entry in entries:
+        for run in entry.runs:
+            if run.kind != "Experiment":
+                continue
+            for exp in api.load_experiment(run.path, entry.targets, entry.model.vars):
+                for fault in declared_faults(exp):
+                    rules = DRIVER_RULES.get(fault.driver)
+                    if rules:
+                        ns = str(getattr(fault.handle(), "namespace", None) or namespace)
+                        where.setdefault(ns, [])
+                        where[ns] += [r for r in rules if r not in where[ns]]
+                    cluster += [r for r in CLUSTER_FAULTS.get(fault.type, []) if r not in cluster]
+    return where, cluster
 
 
 def k8s(loaded: LoadedSchedules, entries: list[LoadedEntry], image: str, namespace: str) -> str:
     base = "/chaosrunner"
     report_dir = f"{base}/{loaded.model.report_dir}".rstrip("/")
-    drivers = set().union(*(_drivers(e) for e in entries)) if entries else set()
-    rules = [r for d in sorted(drivers) for r in DRIVER_RULES.get(d, [])]
-    meta = {"namespace": namespace, "labels": {"app.kubernetes.io/name": "chaosrunner"}}
+    roles, cluster = _rights(entries, namespace)
+    labels = {"labels": {"app.kubernetes.io/name": "chaosrunner"}}
+    meta = {"namespace": namespace, **labels}
+    account = [{"kind": "ServiceAccount", "name": "chaosrunner", "namespace": namespace}]
+    rbac = "rbac.authorization.k8s.io"
     docs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "chaosrunner", **meta}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "chaosrunner", **meta},
-         "rules": rules},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": "chaosrunner", **meta},
-         "subjects": [{"kind": "ServiceAccount", "name": "chaosrunner", "namespace": namespace}],
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "chaosrunner"}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "chaosrunner", **meta}}]
+    for ns, rules in roles.items():          # a Role where the targets are, bound to the CronJob's account
+        docs += [
+            {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": {"name": "chaosrunner", "namespace": ns,
+                                                                      **labels}, "rules": rules},
+            {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding",
+             "metadata": {"name": "chaosrunner", "namespace": ns, **labels}, "subjects": account,
+             "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "chaosrunner"}}]
+    if cluster:
+        docs += [
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": {"name": "chaosrunner", **labels},
+             "rules": cluster},
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "chaosrunner", **labels},
+             "subjects": account, "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "chaosrunner"}}]
+    docs += [
         {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "chaosrunner-reports", **meta},
          "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}}},
     ]
@@ -167,8 +195,9 @@ def k8s(loaded: LoadedSchedules, entries: list[LoadedEntry], image: str, namespa
     head = (f"# chaosrunner schedules from {loaded.file.name} as Kubernetes CronJobs (Kubernetes >= 1.27, "
             f"written for {KUBERNETES_VERSION}).\n# The image holds the project at /chaosrunner; runs land on the "
             f"PVC; secrets (${{env:...}}) come from the Secret chaosrunner-secrets.\n"
-            f"# Drivers used: {', '.join(sorted(drivers)) or 'none'}; the Role grants what they need of the API "
-            f"server{' (nothing)' if not rules else ''}.\n")
+            + "".join(f"# Role in {ns}: {'what the drivers need of the API server there' if rules else 'nothing'} "
+                      f"(least rights).\n" for ns, rules in roles.items())
+            + ("# ClusterRole: nodes and evictions, for node-drain.\n" if cluster else ""))
     return head + _dump(docs)
 
 

@@ -69,8 +69,11 @@ def file_kind(path: Path) -> str:
     return "Experiment"
 
 
-def read_schedules(path: str | Path, check_runs: bool = True, now: datetime | None = None) -> LoadedSchedules:
-    """Read and check a schedules file; ``check_runs``: also validate every file the entries run."""
+def read_schedules(path: str | Path, check_runs: bool = True, now: datetime | None = None,
+                   offline: bool = False) -> LoadedSchedules:
+    """Read and check a schedules file; ``check_runs``: also validate every file the entries run;
+    ``offline``: without reaching their targets (``api.validate(offline=True)``) — ``schedule
+    export`` writes files that run elsewhere, such as a CronJob whose inventory is ``in_cluster``."""
     file = Path(path)
     data, marks = read_yaml(file)
     if not isinstance(data, dict) or data.get("kind") != "Schedules":
@@ -81,7 +84,7 @@ def read_schedules(path: str | Path, check_runs: bool = True, now: datetime | No
     entries: dict[str, LoadedEntry] = {}
     for name, entry in model.schedules.items():
         try:
-            entries[name] = _check_entry(file, name, entry, marks, check_runs, now or datetime.now(UTC))
+            entries[name] = _check_entry(file, name, entry, marks, check_runs, now or datetime.now(UTC), offline)
         except ConfigErrors as exc:
             errors.extend(exc.errors)
         except ConfigError as exc:
@@ -92,7 +95,7 @@ def read_schedules(path: str | Path, check_runs: bool = True, now: datetime | No
 
 
 def _check_entry(file: Path, name: str, entry: Entry, marks: Marks, check_runs: bool,
-                 now: datetime) -> LoadedEntry:
+                 now: datetime, offline: bool = False) -> LoadedEntry:
     at = ("schedules", name)
     try:
         ZoneInfo(entry.timezone)
@@ -129,7 +132,7 @@ def _check_entry(file: Path, name: str, entry: Entry, marks: Marks, check_runs: 
             raise ConfigError(f"no such file: {path}", loc, "paths are relative to the schedules file")
         kind = file_kind(path)
         if check_runs:
-            _check_run(path, kind, targets, entry.vars, name, loc)
+            _check_run(path, kind, targets, entry.vars, name, loc, offline)
         runs.append(RunFile(path, kind))
     return LoadedEntry(name, entry, runs, targets)
 
@@ -139,7 +142,7 @@ def _raw_run(marks: Marks, at: tuple[Any, ...]) -> Any:
 
 
 def _check_run(path: Path, kind: str, targets: Path | None, variables: dict[str, str], entry: str,
-               loc: Any) -> None:
+               loc: Any, offline: bool = False) -> None:
     """The run file's own validation, as ``chaosrunner validate`` (or the game day's reader) does it."""
     try:
         if kind == "GameDay":
@@ -152,7 +155,7 @@ def _check_run(path: Path, kind: str, targets: Path | None, variables: dict[str,
         else:
             from chaosrunner import api
 
-            api.validate(path, targets, variables)
+            api.validate(path, targets, variables, offline=offline)
     except ConfigErrors:
         raise
     except ConfigError as exc:

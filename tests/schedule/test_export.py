@@ -170,3 +170,61 @@ def test_every_that_cron_cannot_say_is_refused_when_exported(tmp_path):
     files = export_files(read_schedules(tmp_path / "s.yaml"), "systemd")
     assert "OnCalendar=*-*-* *:00,30:00 UTC" in files["chaosrunner-half-hourly.timer"]
     assert "OnCalendar=*-*-* 00,06,12,18:00:00 UTC" in files["chaosrunner-six-hourly.timer"]
+
+
+K8S_INV = """\
+environment: staging
+targets:
+  api:
+    kubernetes: {namespace: envoy-control, selector: deployment/api-server, in_cluster: true}
+  edge-node:
+    kubernetes: {namespace: edge, selector: "app=edge-proxy", in_cluster: true}
+  local:
+    url: http://127.0.0.1:9
+    toxiproxy: {api: "http://127.0.0.1:9", proxy: local}
+"""
+K8S_EXP = """\
+name: k8s-drills
+targets: inv.yaml
+steady_state:
+  - probe: {type: command, name: ok, command: "true"}
+method:
+  - action: {type: pod-kill, target: api}
+  - action: {type: node-drain, target: edge-node, duration: 1m}
+  - action: {type: latency, target: local, delay: 100ms, duration: 10s}
+"""
+
+
+def test_k8s_cronjob_grants_the_drivers_rights_where_the_targets_are(tmp_path, monkeypatch):
+    """The CronJob's service account lives in the export's namespace (``chaos``), the targets in
+    others: a Role (the Kubernetes driver's rules) and a RoleBinding to that account in each target
+    namespace, and the ClusterRole for node-drain (nodes, evictions), bound cluster-wide. Read from
+    the files alone: no cluster is reached (the targets say ``in_cluster``; $KUBECONFIG names nothing)."""
+    from chaosrunner.drivers.kubernetes.rbac import CLUSTER_RULES, ROLE_RULES
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    (tmp_path / "inv.yaml").write_text(K8S_INV)
+    (tmp_path / "k8s.yaml").write_text(K8S_EXP)
+    (tmp_path / "s.yaml").write_text("kind: Schedules\nschedules:\n  drills: {cron: \"0 3 * * *\", run: k8s.yaml}\n")
+    out = export(tmp_path, "k8s-cronjob", tmp_path / "s.yaml")
+    docs = list(yaml.safe_load_all((out / "chaosrunner-cronjobs.yaml").read_text()))
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    roles = {d["metadata"]["namespace"]: d["rules"] for d in docs if d["kind"] == "Role"}
+    assert roles == {"chaos": [], "envoy-control": ROLE_RULES, "edge": ROLE_RULES}
+    account = [{"kind": "ServiceAccount", "name": "chaosrunner", "namespace": "chaos"}]
+    bindings = {d["metadata"]["namespace"]: d for d in docs if d["kind"] == "RoleBinding"}
+    assert set(bindings) == set(roles)
+    assert all(b["subjects"] == account and b["roleRef"]["kind"] == "Role" for b in bindings.values())
+    [cluster_role] = [d for d in docs if d["kind"] == "ClusterRole"]
+    [cluster_binding] = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert cluster_role["rules"] == CLUSTER_RULES and cluster_binding["subjects"] == account
+    assert cluster_binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                          "name": cluster_role["metadata"]["name"]}
+    # without node-drain, nothing cluster-wide: least rights
+    (tmp_path / "k8s.yaml").write_text(K8S_EXP.replace("  - action: {type: node-drain, target: edge-node, "
+                                                       "duration: 1m}\n", ""))
+    docs = list(yaml.safe_load_all((export(tmp_path / "again", "k8s-cronjob", tmp_path / "s.yaml")
+                                    / "chaosrunner-cronjobs.yaml").read_text()))
+    assert not [d for d in docs if d["kind"].startswith("Cluster")]
+    assert {d["metadata"]["namespace"] for d in docs if d["kind"] == "Role"} == {"chaos", "envoy-control"}
