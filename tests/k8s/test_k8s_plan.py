@@ -114,7 +114,27 @@ def test_an_unreachable_cluster_or_kubeconfig_is_a_plan_error(cluster, tmp_path)
         " ".join(r.stderr.split()) and "Traceback" not in r.stderr, r.stderr
     r = run_cli("plan", str(SEED), "--targets", str(EXAMPLE), "--only", "memory-pressure",
                 env={"KUBECONFIG": str(tmp_path / "missing")})
-    assert r.returncode == 2 and f"kubeconfig {tmp_path / 'missing'} does not exist" in r.stderr
+    assert r.returncode == 2 and f"none of the kubeconfig files in $KUBECONFIG exists: {tmp_path / 'missing'}" \
+        in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_kubeconfig_is_a_list_of_files_merged_as_kubectl_merges_them(cluster, tmp_path):
+    """$KUBECONFIG=a:b:c: missing files skipped, the others merged (the first to name a context wins),
+    the inventory's context found in whichever file has it — not only in the first."""
+    import yaml
+
+    decoy = tmp_path / "decoy.yaml"                 # another cluster's file, first in the list
+    decoy.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "elsewhere",
+        "clusters": [{"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "users": [{"name": "someone", "user": {"token": "x"}}],
+        "contexts": [{"name": "elsewhere", "context": {"cluster": "elsewhere", "user": "someone"}}]}))
+    listed = ":".join([str(tmp_path / "missing"), str(decoy), str(cluster.kubeconfig_path)])
+    r = run_cli("plan", "--json", str(SEED), "--targets", str(EXAMPLE), "--only", "memory-pressure",
+                env={"KUBECONFIG": listed})
+    assert r.returncode == 0, r.stderr
+    [plan] = json.loads(r.stdout)
+    assert "blast radius: 3 pods" in plan["method"][0]["faults"][0]["inject"]
 
 
 @pytest.mark.parametrize("handle, column, words", [

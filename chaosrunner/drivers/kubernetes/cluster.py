@@ -33,7 +33,7 @@ def client_module() -> Any:
 
 @dataclass(frozen=True)
 class Connection:
-    kubeconfig: str | None          # an absolute path, or None in the cluster
+    kubeconfig: str | None          # absolute path(s), ``os.pathsep``-joined as in $KUBECONFIG; None in the cluster
     context: str | None
 
     @classmethod
@@ -43,7 +43,15 @@ class Connection:
         if h.kubeconfig:
             path = Path(h.kubeconfig).expanduser()
         elif os.environ.get("KUBECONFIG"):
-            path = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0]).expanduser()
+            # as kubectl reads it: a list of files, merged (the first to set a name wins), missing ones
+            # skipped; the client's loader merges a list joined with the path separator
+            listed = [Path(p).expanduser() for p in os.environ["KUBECONFIG"].split(os.pathsep) if p]
+            found = [p for p in listed if p.is_file()]
+            if not found:
+                raise PlanError(f"none of the kubeconfig files in $KUBECONFIG exists: {', '.join(map(str, listed))}",
+                                hint="set kubeconfig: in the target's kubernetes handle, or $KUBECONFIG, or "
+                                     "in_cluster: true when chaosrunner runs in the cluster")
+            return cls(os.pathsep.join(str(p.resolve()) for p in found), h.context)
         else:
             path = Path("~/.kube/config").expanduser()
             if not path.exists() and os.environ.get("KUBERNETES_SERVICE_HOST"):
