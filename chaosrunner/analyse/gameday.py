@@ -1,6 +1,9 @@
 """A game day's expected timings and success criteria, measured over its timeline (pure; no clock).
 
-Definitions (every time on the run clock, ± one sampling interval, the probes' resolution):
+Definitions (every time on the run clock; an expected timing's ± is the resolution it achieved,
+read from the samples as ``analyse.resolution`` reads it: the gap between the last sample that
+showed the condition not yet met and the one that met it, never more than the time since the
+timing's start; adaptive sampling makes it ``sampling.fine`` where it matters):
 
 - A sample's time is its ``start`` (when the probe asked). A probe's *value* is the role a role
   probe saw (``Sample.role``), else its ``value``.
@@ -24,10 +27,12 @@ Definitions (every time on the run clock, ± one sampling interval, the probes' 
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chaosrunner.analyse.resolution import achieved
 from chaosrunner.analyse.verdict import Status, Verdict
 from chaosrunner.timeline import Sample
 from chaosrunner.units import format_duration
@@ -72,6 +77,13 @@ def _baseline(samples: Sequence[Sample], start: float) -> Any:
 def first_time(samples: Sequence[Sample], cond: ConditionLike, start: float, *, probes: Sequence[str],
                stable_for: float, baseline: Any = None) -> tuple[float | None, str]:
     """When ``cond`` first holds at or after ``start`` (None: not in these samples), and a note."""
+    at, note, _ = _first(samples, cond, start, probes=probes, stable_for=stable_for, baseline=baseline)
+    return at, note
+
+
+def _first(samples: Sequence[Sample], cond: ConditionLike, start: float, *, probes: Sequence[str],
+           stable_for: float, baseline: Any = None) -> tuple[float | None, str, float | None]:
+    """``first_time`` and the resolution that instant achieved (None: none to read from the samples)."""
     if cond.steady:
         return _steady_at(samples, start, cond.probes or probes, stable_for)
     own = sorted((s for s in samples if s.probe == cond.probe), key=lambda s: s.start)
@@ -80,21 +92,25 @@ def first_time(samples: Sequence[Sample], cond: ConditionLike, start: float, *, 
     for s in own:
         if s.start < start:
             continue
+        # the probe's previous sample did not meet the condition (else it would have been found),
+        # and neither did anything before the start: either bounds when it began to hold
+        gap = achieved(s.start, (x.start for x in own), floor=start, default=math.nan)
+        resolution = None if math.isnan(gap) else gap
         if cond.state is not None and s.ok == (cond.state == "ok"):
-            return s.start, ""
+            return s.start, "", resolution
         if cond.equals is not None and s.ok and str(value_of(s)) == cond.equals:
-            return s.start, ""
+            return s.start, "", resolution
         if cond.changed is not None and s.ok and value_of(s) is not None and value_of(s) != baseline:
-            return s.start, f"{baseline} → {value_of(s)}"
-    return None, ""
+            return s.start, f"{baseline} → {value_of(s)}", resolution
+    return None, "", None
 
 
 def _steady_at(samples: Sequence[Sample], start: float, probes: Sequence[str],
-               stable_for: float) -> tuple[float | None, str]:
+               stable_for: float) -> tuple[float | None, str, float | None]:
     mine = sorted((s for s in samples if s.probe in probes and s.start >= start), key=lambda s: s.start)
     failed = [s.start for s in mine if not s.ok]
     if not failed:
-        return start, "the steady state never left"
+        return start, "the steady state never left", 0.0
     after = [s for s in mine if s.start > failed[0]]
     last_fail = failed[0]
     window_start: float | None = None
@@ -108,8 +124,9 @@ def _steady_at(samples: Sequence[Sample], start: float, probes: Sequence[str],
             continue
         seen = {x.probe for x in after if window_start <= x.start <= s.start}
         if s.start - window_start >= stable_for and seen >= set(probes):
-            return s.start, ""
-    return None, ""
+            # the window began between the last failed sample and its own first sample
+            return s.start, "", window_start - last_fail
+    return None, "", None
 
 
 @dataclass(frozen=True)
@@ -123,8 +140,11 @@ class TimingResult:
     measured: float | None
     status: Status
     note: str = ""
+    resolution: float | None = None     # achieved, read from the samples (None: not measured, or none to read)
 
-    def verdict(self, resolution: float) -> Verdict:
+    def verdict(self, default_resolution: float) -> Verdict:
+        """The timing's verdict; ± its achieved resolution, else ``default_resolution`` (the interval)."""
+        resolution = self.resolution if self.resolution is not None else default_resolution
         expected = f"≤ {format_duration(self.within)} from {self.from_} until {self.until}"
         if self.measured is not None:
             measured = f"{format_duration(round(self.measured, 3))} ± {format_duration(resolution)}"
@@ -143,13 +163,13 @@ def measure_timing(name: str, within: float, from_: str, cond: ConditionLike, st
     if start is None:
         return TimingResult(name, within, from_, cond.text(), None, None, None, Status.UNKNOWN,
                             f"{from_} never started (the day ended before it)")
-    at, note = first_time(samples, cond, start, probes=probes, stable_for=stable_for)
+    at, note, resolution = _first(samples, cond, start, probes=probes, stable_for=stable_for)
     if at is None:
         return TimingResult(name, within, from_, cond.text(), start, None, None, Status.FAILED,
                             f"{cond.text()} never held in the {format_duration(round(end - start, 1))} observed")
     took = max(0.0, at - start)
     return TimingResult(name, within, from_, cond.text(), start, at, took,
-                        Status.PASSED if took <= within else Status.FAILED, note)
+                        Status.PASSED if took <= within else Status.FAILED, note, resolution)
 
 
 def holds_now(samples: Sequence[Sample], cond: ConditionLike, *, probes: Sequence[str], stable_for: float,

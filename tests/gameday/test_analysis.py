@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from chaosrunner.analyse.gameday import failback_verdict, first_time, holds_now, measure_timing
 from chaosrunner.analyse.verdict import Status
 from chaosrunner.gameday.model import Condition
@@ -72,6 +74,38 @@ def test_a_timing_is_met_missed_or_not_measured():
     assert unmeasured.status is Status.UNKNOWN and "never started" in unmeasured.note
     v = met.verdict(0.25)
     assert v.name == "expected detection" and v.measured.startswith("1s") and "± 250ms" in v.measured
+
+
+def test_a_timing_prints_the_resolution_it_achieved_not_the_interval():
+    """Adaptive sampling: 250 ms apart in steady state, 25 ms while the probe fails (and after a
+    revert). Each timing is known to within the gap between the last sample that did not meet its
+    condition and the one that did (never more than the time since its start)."""
+    def at(t: float, ok: bool, role: str | None = None, probe: str = "health") -> Sample:
+        return Sample(probe, t, t + 0.005, ok, value=role, role=role, error=None if ok else "down")
+
+    health = [at(t, True) for t in (0.0, 0.25, 0.5, 0.75)] + [at(1.0, False)] + \
+        [at(1.0 + 0.025 * i, False) for i in range(1, 40)] + [at(2.0 + 0.025 * i, True) for i in range(0, 40)]
+    roles = [at(t, True, "store-a", "primary") for t in (0.0, 0.25, 0.5, 0.75, 1.0)] + \
+        [at(1.0 + 0.025 * i, False, None, "primary") for i in range(1, 20)] + \
+        [at(1.5 + 0.025 * i, True, "store-b", "primary") for i in range(0, 60)]
+    s = sorted(health + roles, key=lambda x: x.start)
+    detection = measure_timing("detection", 3, "T+0", cond(probe="health", state="failing"), 0.9, s,
+                               probes=PROBES, stable_for=0.5, end=3.5)
+    assert detection.measured == pytest.approx(0.1) and detection.resolution == pytest.approx(0.1)  # since T+0
+    detection = measure_timing("detection", 3, "T+0", cond(probe="health", state="failing"), 0.0, s,
+                               probes=PROBES, stable_for=0.5, end=3.5)
+    assert detection.measured == pytest.approx(1.0) and detection.resolution == pytest.approx(0.25)  # coarse
+    failover = measure_timing("failover", 6, "T+0", cond(probe="primary", changed=True), 0.0, s,
+                              probes=PROBES, stable_for=0.5, end=3.5)
+    assert failover.measured == pytest.approx(1.5) and failover.resolution == pytest.approx(0.025)   # fine
+    restored = measure_timing("restoration", 30, "T+0", cond(steady=True), 0.0, s,
+                              probes=PROBES, stable_for=0.5, end=3.5)
+    assert restored.measured == pytest.approx(2.5) and restored.resolution == pytest.approx(0.025)
+    v = failover.verdict(0.25)
+    assert "± 25ms" in v.measured and v.precision == pytest.approx(0.025), v.measured
+    never = measure_timing("failover", 6, "T+0", cond(probe="primary", equals="store-c"), 0.0, s,
+                           probes=PROBES, stable_for=0.5, end=3.5)
+    assert never.resolution is None and never.verdict(0.25).precision == 0.25
 
 
 def test_holds_now_reads_the_latest_sample():
