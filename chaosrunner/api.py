@@ -65,6 +65,15 @@ def plan(path: str | Path, targets: str | Path | None = None, variables: dict[st
     return [_planned(e) for e in exps]
 
 
+def plan_ctk(path: str | Path) -> dict[str, Any]:
+    """The plan of a Chaos Toolkit file, as ``run`` runs it (chaoslib's ``run_experiment``): its
+    hypothesis, method, rollbacks and controls as written, and what chaosrunner samples (``ctk.plan``)."""
+    from chaosrunner.ctk import load_ctk
+    from chaosrunner.ctk.plan import ctk_plan
+
+    return ctk_plan(load_ctk(path))
+
+
 def _planned(exp: LoadedExperiment) -> Plan:
     """``make_plan``, with its words for people (probe names, what each fault does) free of secrets; the
     text of an error it raises too. The faults keep their resolved values: drivers need them."""
@@ -336,4 +345,4 @@ def run(path: str | Path, targets: str | Path | None = None, variables: dict[str
 
 
 __all__ = ["Recovered", "RunOptions", "Validation", "check_environment", "load_experiment", "plan",
-           "plan_document", "recover", "run", "run_plan", "validate"]
+           "plan_ctk", "plan_document", "recover", "run", "run_plan", "validate"]

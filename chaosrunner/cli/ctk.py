@@ -57,3 +57,43 @@ def run_command(file: Path, report_dir: Path, as_json: bool, junit: Path | None,
     if as_json:
         print(json.dumps([result.summary()], indent=1))
     return result.exit_code
+
+
+def print_plan(file: Path, as_json: bool, *, time_scale: float = 1.0, targets: Path | None = None,
+               only: str | None = None) -> int:
+    """``chaosrunner plan`` on a Chaos Toolkit file: its activities as chaoslib will run them (``ctk.plan``)."""
+    from chaosrunner import api
+    from chaosrunner.cli.main import out
+    from chaosrunner.errors import ConfigError
+
+    if time_scale != 1 or targets is not None:
+        raise ConfigError(f"{'--time-scale' if time_scale != 1 else '--targets'} does not apply to {file}: a Chaos "
+                          "Toolkit file runs as `chaos run` runs it", hint="plan it without that option, or "
+                          "convert it first: chaosrunner convert FILE")
+    plan = api.plan_ctk(file)
+    if only is not None and only != plan["experiment"]:
+        raise ConfigError(f"no experiment named {only!r} in {file}", hint=f"its title: {plan['experiment']!r}")
+    if as_json:
+        print(json.dumps([plan], indent=1))
+        return 0
+    out.print(f"[bold]{plan['experiment']}[/]  {plan['mode']}")
+    sampled = plan["chaosrunner"]
+    out.print(f"sampled all through the run: {', '.join(sampled['samples']) or 'nothing (no hypothesis)'} every "
+              f"{sampled['interval']:g}s (findings{'; strict' if sampled['strict'] else ''}"
+              f"{'; rto ' + format(sampled['rto'], 'g') + 's' if sampled['rto'] is not None else ''})",
+              markup=False)
+    if plan["controls"]:
+        out.print(f"controls: {', '.join(map(str, plan['controls']))}", markup=False)
+    for title, steps in (("steady-state hypothesis (before and after the method)", plan["hypothesis"]),
+                         ("method", plan["method"]), ("rollbacks", plan["rollbacks"])):
+        out.print(f"{title}:", markup=False)
+        if not steps:
+            out.print("  (none)", markup=False)
+        for i, s in enumerate(steps, 1):
+            extra = [f"tolerance {s['tolerance']!r}" if s["tolerance"] is not None else "",
+                     f"pause {s['pause_before']}s before" if s["pause_before"] else "",
+                     f"pause {s['pause_after']}s after" if s["pause_after"] else "",
+                     "in the background" if s["background"] else ""]
+            out.print(f"  {i}. {s['type']} {s['name']!r}: {s['provider']}"
+                      + "".join(f"; {e}" for e in extra if e) + f"  (line {s['line']})", markup=False, soft_wrap=True)
+    return 0

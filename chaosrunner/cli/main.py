@@ -108,6 +108,12 @@ def plan(file: Path = typer.Argument(..., help="experiment file"),
          time_scale: float = TimeScaleOpt) -> None:
     """Show what a run would do — targets, drivers, blast radius, duration, each fault and its revert."""
     def go() -> int:
+        from chaosrunner.ctk import is_ctk_file
+
+        if is_ctk_file(file):             # as `run` runs it: chaoslib's activities, not a conversion
+            from chaosrunner.cli.ctk import print_plan
+
+            return print_plan(file, as_json, time_scale=time_scale, targets=targets, only=only)
         plans = api.plan(file, targets, _parse_vars(var), only, time_scale)
         if as_json:
             print(json.dumps([api.plan_document(p) for p in plans], indent=1))
