@@ -25,6 +25,16 @@ from chaosrunner.read.resolve import Resolver, Secrets, judged_once_resolved, wr
 Index = tuple[int, int]          # (phase, step)
 
 
+@dataclass(frozen=True)
+class NestedCtk:
+    """A Chaos Toolkit file nested in a game day: run as ``chaosrunner run`` runs it (chaoslib's
+    ``run_experiment``, its verdict), in a process of its own, since chaoslib's signal handling
+    needs a main thread and the day's own loop must go on sampling meanwhile."""
+
+    file: Path
+    name: str
+
+
 @dataclass
 class LoadedGameDay:
     file: Path
@@ -35,7 +45,7 @@ class LoadedGameDay:
     secrets: Secrets
     plan: Plan                                  # the day's faults, probes, load and writer, planned
     actions: dict[Index, PlannedStep] = field(default_factory=dict)
-    nested: dict[Index, list[Plan]] = field(default_factory=dict)
+    nested: dict[Index, list[Plan | NestedCtk]] = field(default_factory=dict)
     inventory_path: Path | None = None
 
     def steps(self) -> list[tuple[Index, Step]]:
@@ -206,10 +216,11 @@ def _check_references(day: LoadedGameDay) -> None:
                             day.marks.at(("success_criteria", i)), "add `writer:` to the header")
 
 
-def _nested(day: LoadedGameDay) -> dict[Index, list[Plan]]:
+def _nested(day: LoadedGameDay) -> dict[Index, list[Plan | NestedCtk]]:
     from chaosrunner import api
+    from chaosrunner.ctk import is_ctk_file, load_ctk
 
-    out: dict[Index, list[Plan]] = {}
+    out: dict[Index, list[Plan | NestedCtk]] = {}
     for (p, s), st in day.steps():
         if st.experiment is None:
             continue
@@ -218,5 +229,8 @@ def _nested(day: LoadedGameDay) -> dict[Index, list[Plan]]:
             raise ConfigError(f"nested experiment {st.experiment!r} does not exist (looked for {path})",
                               day.marks.at(("phases", p, "steps", s, "experiment")),
                               "the path is relative to the game-day file")
-        out[(p, s)] = api.plan(path, targets=day.inventory_path)     # its own errors name its own lines
+        if is_ctk_file(path):           # checked as `chaos validate` checks it; run by chaoslib
+            out[(p, s)] = [NestedCtk(path, load_ctk(path).title)]
+            continue
+        out[(p, s)] = list(api.plan(path, targets=day.inventory_path))   # its own errors name its own lines
     return out

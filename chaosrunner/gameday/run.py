@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import sys
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from typing import Any
 
 from chaosrunner.analyse.gameday import failback_verdict, holds_now, measure_timing
 from chaosrunner.analyse.judge import Analysis, run_status
+from chaosrunner.analyse.status import RunStatus
 from chaosrunner.analyse.verdict import Status, Verdict
 from chaosrunner.execute.ledger import state_dir
 from chaosrunner.execute.recovery import refuse_orphans
@@ -27,10 +30,11 @@ from chaosrunner.model.experiment import RtoObjective
 from chaosrunner.execute.script import ExperimentScript
 from chaosrunner.execute.session import FaultSession
 from chaosrunner.execute.signals import SignalGuard
-from chaosrunner.gameday.read import LoadedGameDay
+from chaosrunner.gameday.read import LoadedGameDay, NestedCtk
 from chaosrunner.gameday.script import GameDayOutcome, GameDayScript, Operator
 from chaosrunner.planning import Plan, check_environment
 from chaosrunner.results import RunResult, new_run_id, redacted, run_document, write_run_json
+from chaosrunner.results.document import read_run_record
 from chaosrunner.results.history import record_run
 from chaosrunner.results.record import Criterion, ExperimentInfo, GameDayPhase, GameDayRecord, GameDayStep, Note
 from chaosrunner.timeline import EventKind, Timeline
@@ -136,7 +140,7 @@ def _run(day: LoadedGameDay, options: GameDayOptions) -> RunResult:
         with guard as signals:
             session, ctx, companions = open_session(plan, tl, run_id, run_dir, expected_len, signals)
             script = GameDayScript(day, ctx, time_scale=options.time_scale, from_phase=options.from_phase,
-                                   operator=options.operator, nested=lambda p: _nested(p, run_dir),
+                                   operator=options.operator, nested=lambda p: _nested(p, run_dir, signals),
                                    settle_timeout=30.0 + model.sampling.stable_for, on_step=options.on_step)
             tl.event(EventKind.RUN_STARTED, run_id=run_id, experiment=model.name, kind="GameDay",
                      time_scale=options.time_scale)
@@ -162,9 +166,12 @@ async def _session(session: FaultSession, script: GameDayScript, inbox: Path, tl
         await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _nested(p: Plan, day_dir: Path) -> RunResult:
+async def _nested(p: Plan | NestedCtk, day_dir: Path, signals: SignalGuard | None = None) -> RunResult:
     """One nested experiment on a session of its own (its own probes, load, stop conditions)."""
     from chaosrunner.api import RunOptions, experiment_result, open_session, recovery_timeout, render_outputs
+
+    if isinstance(p, NestedCtk):
+        return await _nested_ctk(p, day_dir, signals)
 
     run_id = new_run_id(p.name)
     run_dir = day_dir / "experiments" / run_id
@@ -183,6 +190,46 @@ async def _nested(p: Plan, day_dir: Path) -> RunResult:
     result = experiment_result(p, tl, outcome, run_id, run_dir)
     render_outputs(result)
     return result
+
+
+async def _nested_ctk(n: NestedCtk, day_dir: Path, signals: SignalGuard | None) -> RunResult:
+    """A nested Chaos Toolkit file, run by ``chaosrunner run`` in a process of its own (chaoslib's
+    signal handling needs a main thread; the day's loop goes on sampling meanwhile), in its own
+    session so that a Ctrl-C at the terminal reaches the day, which forwards it as SIGTERM: the
+    child's chaoslib aborts and runs its rollbacks as ``chaos run`` would. Its record is read back."""
+    reports = day_dir / "experiments"
+    reports.mkdir(parents=True, exist_ok=True)
+    before = set(reports.iterdir())
+    log = reports / f"{n.file.stem}.ctk-run.log"
+    with open(log, "wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "chaosrunner.cli", "run", str(n.file), "--report-dir", str(reports),
+            "--non-interactive", "--json", stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+            start_new_session=True)
+        forwarded = False
+        try:
+            while proc.returncode is None:
+                try:
+                    await asyncio.wait_for(proc.wait(), 0.2)
+                except TimeoutError:
+                    if signals is not None and signals.count and not forwarded:
+                        proc.send_signal(signal.SIGTERM)
+                        forwarded = True
+        except asyncio.CancelledError:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.shield(proc.wait())
+            raise
+    made = sorted(p for p in set(reports.iterdir()) - before if (p / "run.json").is_file())
+    if len(made) != 1:
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        return RunResult(new_run_id(n.name), n.name, RunStatus.ABORTED, reports,
+                         [Verdict("chaos toolkit run", Status.FAILED, "a run record", f"exit {proc.returncode}",
+                                  " / ".join(tail) or f"see {log}")],
+                         abort_reason=f"the Chaos Toolkit run exited {proc.returncode} without a record")
+    record = read_run_record(made[0] / "run.json")
+    return RunResult(record.run_id, record.experiment.name, record.status, made[0], list(record.verdicts), record,
+                     record.abort_reason)
 
 
 def _scaled(value: float, scale: float) -> str:
