@@ -203,12 +203,13 @@ class Timeline:
             self._writes_replaced = self._spool is not None
 
     # -- streaming to disk (chaosrunner.spool) ------------------------------------------------
-    def spool_to(self, folder: Path, keep: float = 300.0) -> None:
+    def spool_to(self, folder: Path, keep: float = 300.0, trim_every: int = 1024) -> None:
         """From now on, stream samples, load statistics and writes to JSON lines in ``folder`` and
-        keep only the last ``keep`` seconds of them in memory, until ``unspool``."""
+        keep only the last ``keep`` seconds of them in memory (trimmed every ``trim_every``
+        records of a kind), until ``unspool``."""
         with self._lock:
             if self._spool is None:
-                self._spool = Spool(folder, keep)
+                self._spool = Spool(folder, keep, trim_every)
 
     def unspool(self, remove: bool = True) -> None:
         """Stop streaming and read every record back from the files (all of them, for the analysis)."""

@@ -173,8 +173,9 @@ def measure_timing(name: str, within: float, from_: str, cond: ConditionLike, st
 
 
 def holds_now(samples: Sequence[Sample], cond: ConditionLike, *, probes: Sequence[str], stable_for: float,
-              now: float, t0: float = 0.0) -> tuple[bool | None, str]:
-    """Whether ``cond`` holds on the latest sample(s) at ``now`` (None: no sample to judge)."""
+              now: float, t0: float = 0.0, baseline: Any = None) -> tuple[bool | None, str]:
+    """Whether ``cond`` holds on the latest sample(s) at ``now`` (None: no sample to judge).
+    ``baseline``: the probe's value at ``t0`` when known (else read from the samples before ``t0``)."""
     if cond.steady:
         latest = [_last(samples, p, now) for p in (cond.probes or probes)]
         if any(s is None for s in latest):
@@ -189,7 +190,7 @@ def holds_now(samples: Sequence[Sample], cond: ConditionLike, *, probes: Sequenc
             f" ({s.error})" if s.error else "")
     if cond.equals is not None:
         return s.ok and str(value_of(s)) == cond.equals, f"{cond.probe} = {value_of(s)}"
-    base = baseline_at(samples, cond.probe, t0)
+    base = baseline if baseline is not None else baseline_at(samples, cond.probe, t0)
     return s.ok and value_of(s) != base, f"{cond.probe}: {base} → {value_of(s)}"
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaosrunner import spool
 from chaosrunner.analyse.gameday import failback_verdict, holds_now, measure_timing
 from chaosrunner.analyse.judge import Analysis, run_status
 from chaosrunner.analyse.status import RunStatus
@@ -53,6 +54,10 @@ class GameDayOptions:
     on_record: Callable[[Any], None] | None = None
     on_step: Callable[[str, str], None] | None = None
     on_start: Callable[[Path, Timeline], None] | None = None
+    # samples, load statistics and writes stream to the run folder (chaosrunner.spool); memory keeps
+    # this many seconds of them (each probe's value at T+0 is kept apart, for `changed` conditions)
+    memory_window: float = 300.0
+    spool_trim_every: int = 1024
 
 
 def inbox_dir() -> Path:
@@ -125,6 +130,9 @@ def _run(day: LoadedGameDay, options: GameDayOptions) -> RunResult:
     run_dir = Path(options.report_dir) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     tl = Timeline()
+    tl.spool_to(run_dir, keep=max([options.memory_window] + [c.window + 60.0 for c in model.abort_when
+                                                              if c.error_rate_above is not None]),
+                trim_every=options.spool_trim_every)
     if options.on_record is not None:
         tl.subscribe(options.on_record)
     expected_len = max([(ph.at or 0) * options.time_scale for ph in model.phases] + [0.0]) + 600.0
@@ -149,8 +157,11 @@ def _run(day: LoadedGameDay, options: GameDayOptions) -> RunResult:
             finally:
                 for c in companions:
                     c.close()
+                tl.unspool(remove=False)            # every record back in memory for the analysis
             tl.event(EventKind.RUN_ENDED, run_id=run_id)
-            return _finish(day, plan, tl, outcome, run_id, run_dir, options)
+            result = _finish(day, plan, tl, outcome, run_id, run_dir, options)
+            spool.remove(run_dir)                   # run.json holds it all now
+            return result
     finally:
         announce.unlink(missing_ok=True)
         inbox.unlink(missing_ok=True)

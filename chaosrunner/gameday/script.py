@@ -22,6 +22,7 @@ from chaosrunner.gameday.model import Step
 from chaosrunner.gameday.read import LoadedGameDay
 from chaosrunner.probes import ProbeContext
 from chaosrunner.timeline import EventKind as K
+from chaosrunner.timeline import Timeline
 
 
 @dataclass
@@ -87,6 +88,13 @@ class GameDayScript:
         self.on_step = on_step or (lambda phase, step: None)
         self.sampling = day.model.sampling
         self.out = GameDayOutcome()
+        # each probe's value at T+0, read when T+0 is set: `changed` conditions compare with it, and
+        # a spooled timeline keeps only its last minutes in memory (the samples before T+0 go)
+        self.baselines: dict[str, Any] = {}
+
+    def _baseline(self, tl: Timeline, probe: str | None, t0: float) -> Any:
+        known = self.baselines.get(probe or "")
+        return known if known is not None else baseline_at(tl.samples, probe, t0)
 
     async def run(self, s: FaultSession) -> GameDayOutcome:
         out = self.out
@@ -130,6 +138,7 @@ class GameDayScript:
                 # --from-phase N: the day goes on as if it had reached phase N on time (T+0 moved back)
                 self.out.t0 = tl.now() - (phase.at or 0.0) * self.scale
                 tl.event(K.NOTE, text="T+0", author="chaosrunner", t0=True, origin=self.out.t0)
+                self.baselines = {p: baseline_at(tl.samples, p, self.out.t0) for p in self.day.plan.probe_names}
             if phase.at is not None:
                 due = self.out.t0 + phase.at * self.scale
                 if due > tl.now():
@@ -191,7 +200,7 @@ class GameDayScript:
         timeout = cond.timeout * self.scale
         t0 = self.out.t0 if self.out.t0 is not None else start
         while True:
-            base = baseline_at(tl.samples, cond.probe, t0) if cond.changed is not None else None
+            base = self._baseline(tl, cond.probe, t0) if cond.changed is not None else None
             at, note = first_time(tl.samples, cond, start, probes=self.day.plan.probe_names,
                                   stable_for=self.sampling.stable_for, baseline=base)
             if at is not None:
@@ -220,9 +229,11 @@ class GameDayScript:
             passed, evidence = await writes_check(check, s.companions, s.timeline)
             sr.status, sr.detail = ("passed" if passed else "failed"), evidence
             return
+        t0 = self.out.t0 or 0.0
         ok, evidence = holds_now(s.timeline.samples, check, probes=self.day.plan.probe_names,
-                                 stable_for=self.sampling.stable_for, now=s.timeline.now(),
-                                 t0=self.out.t0 or 0.0)
+                                 stable_for=self.sampling.stable_for, now=s.timeline.now(), t0=t0,
+                                 baseline=self._baseline(s.timeline, check.probe, t0)
+                                 if check.changed is not None else None)
         sr.status, sr.detail = ("passed" if ok else "failed"), evidence
 
     async def _command(self, s: FaultSession, where: tuple[int, int], step: Step, sr: StepOutcome) -> None:

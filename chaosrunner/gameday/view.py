@@ -33,6 +33,9 @@ def dumb_terminal(console: Console) -> bool:
     return os.environ.get("TERM", "") in ("", "dumb") or not console.is_terminal
 
 
+KEEP = 600.0          # seconds of samples the live view keeps to show the expected timings
+
+
 class GameDayView:
     def __init__(self, day: LoadedGameDay, console: Console, time_scale: float = 1.0):
         self.day, self.console, self.scale = day, console, time_scale
@@ -42,7 +45,8 @@ class GameDayView:
         self.phase, self.step = "starting", ""
         self.deadline: float | None = None
         self.samples: dict[str, deque[bool]] = {n: deque(maxlen=40) for n in day.plan.probe_names}
-        self.all_samples: list[Sample] = []
+        self.all_samples: list[Sample] = []     # the last KEEP seconds (a day may last hours)
+        self.met: dict[str, float] = {}         # timing → when its condition held (kept once seen)
         self.starts: dict[str, float] = {}
         self.notes: deque[str] = deque(maxlen=4)
         self.load: LoadStat | None = None
@@ -76,6 +80,9 @@ class GameDayView:
             if rec.probe in self.samples:
                 self.samples[rec.probe].append(rec.ok)
                 self.all_samples.append(rec)
+                if len(self.all_samples) % 1024 == 0:
+                    self._timings()              # what held is kept in `met` before old samples go
+                    self.all_samples = [s for s in self.all_samples if s.start >= self.now - KEEP]
             return
         if isinstance(rec, LoadStat):
             if rec.name == "Aggregated":
@@ -139,8 +146,12 @@ class GameDayView:
             if start is None:
                 out.append((name, f"pending (≤ {bound:g}s)"))
                 continue
-            at, _ = first_time(self.all_samples, timing.until, start, probes=self.day.plan.probe_names,
-                               stable_for=self.day.model.sampling.stable_for)
+            at = self.met.get(name)
+            if at is None:
+                at, _ = first_time(self.all_samples, timing.until, start, probes=self.day.plan.probe_names,
+                                   stable_for=self.day.model.sampling.stable_for)
+                if at is not None:
+                    self.met[name] = at
             if at is not None:
                 took = at - start
                 out.append((name, f"{'met' if took <= bound else 'missed'} ({took:.1f}s, ≤ {bound:g}s)"))

@@ -147,6 +147,8 @@ def test_sigterm_aborts_reverts_and_still_writes_the_report(tmp_path, isolated_s
     doc = json.loads((run_dir / "run.json").read_text())
     assert doc["status"] == "aborted" and "SIGTERM" in doc["abort_reason"]
     assert (run_dir / "report.html").exists() and (run_dir / "review.md").exists()
+    assert not list(run_dir.glob("*.jsonl"))          # the spool: read back into run.json, then removed
+    assert doc["timeline"]["samples"]
     events = doc["timeline"]["events"]
     injected = {e["data"]["fault_id"] for e in events if e["kind"] == "fault_injected"}
     assert injected and injected == {e["data"]["fault_id"] for e in events if e["kind"] == "fault_reverted"}

@@ -133,3 +133,68 @@ def test_a_revert_that_fails_makes_the_day_exit_4(tmp_path, isolated_state):
     assert list(system.faults.values()) == ["api-r2"]                  # still in force: a human must look
     assert list((isolated_state / "ledger").glob("*.json"))            # left in the ledger for `recover`
     assert run_status([], out.aborted, out.revert_failures).exit_code == 4
+
+
+SPOOLED_DAY = f"""\
+kind: GameDay
+name: spooled-day
+targets: {ROOT / "targets" / "demo.yaml"}
+sampling: {{interval: 20ms, stable_for: 60ms}}
+steady_state:
+  - probe: {{type: http, name: health, url: /health}}
+  - probe: {{type: http, name: primary, url: /role}}
+phases:
+  - name: one
+    at: T+0
+    steps:
+      - action: {{type: network, target: api-r1, operation: partition}}
+      - wait_until: {{probe: health, state: failing, timeout: 10s}}
+      - wait_until: {{probe: health, state: ok, timeout: 100s}}
+      - check: {{probe: primary, changed: true}}
+"""
+
+
+class _Primary:
+    """The primary a role probe would name: store-a until api-r1 is broken, store-b from then on."""
+
+    name, timeout = "primary", 0.5
+
+    def __init__(self, system: MemorySystem):
+        self.system = system
+
+    async def check(self):
+        from chaosrunner.probes.base import Outcome
+
+        return Outcome(True, "store-b" if self.system.broken("api-r1") else "store-a", None)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_changed_check_compares_with_t0_after_the_spool_dropped_those_samples(tmp_path, isolated_state):
+    """A spooled timeline keeps only its last minutes in memory (here 0.3 s, trimmed every 8
+    samples). The primary changed right after T+0 and the check comes over a second later: the
+    samples of T+0 are gone from memory, but its value was kept when T+0 was set, so the check
+    still sees store-a → store-b (it would compare store-b with store-b otherwise, and fail)."""
+    path = tmp_path / "day.yaml"
+    path.write_text(SPOOLED_DAY)
+    day = read_gameday(path)
+    system = MemorySystem()
+    tl = Timeline()
+    tl.spool_to(tmp_path, keep=0.3, trim_every=8)
+    probes = [StaticProbe("health", system, "api-r1"), _Primary(system)]
+
+    async def go() -> GameDayOutcome:
+        session = FaultSession(tl, Ledger(run_id="spooled-day"), probes, interval=0.02,  # type: ignore[list-item]
+                               drivers=memory_drivers(system))
+        async with session:
+            return await GameDayScript(day, ProbeContext(timeline=tl), time_scale=0.01,
+                                       settle_timeout=2).run(session)
+
+    out = asyncio.run(go())
+    assert tl.samples[0].start > out.t0                   # memory no longer holds T+0's samples
+    [check] = [s for p in out.phases for s in p.steps if s.kind == "check"]
+    assert check.status == "passed" and "store-a → store-b" in check.detail, (check.status, check.detail)
+    tl.unspool()
+    assert tl.samples[0].start <= out.t0 and not list(tmp_path.glob("*.jsonl"))   # all back, files gone
+    assert system.faults == {}
