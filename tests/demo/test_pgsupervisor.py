@@ -312,6 +312,16 @@ def test_switchover_moves_the_primary_and_loses_no_write(stack: Stack):
     assert status == 200 and json.loads(body)["term"] == 2
 
 
+@contextlib.contextmanager
+def _replicating_stack(tmp_path: Path) -> Iterator[Stack]:
+    """The stack without its supervisor subprocess, a first write already on the replica."""
+    with running_stack(tmp_path, supervise=False) as stack:
+        stack.write_through_store("before")
+        wait_until(lambda: _replicated(stack, "before", "store-b"), 20, what="the write on the replica",
+                   ignore=SQL_NOT_YET)
+        yield stack
+
+
 def _in_process(stack: Stack, cls: type[PgSupervisor]) -> PgSupervisor:
     return cls([Node(f"{n}={stack.upstream(n)}={stack.dsn(n)}") for n in ("store-a", "store-b")],
                stack.proxy.api_url, "store", None, 0.2, FAILOVER_AFTER)
@@ -343,10 +353,7 @@ def test_a_switchover_asks_a_slow_old_primary_again_to_stop(tmp_path: Path):
                 await asyncio.wait_for(asyncio.sleep(timeout + 1.0), timeout)
             return await super()._sql(name, query, timeout)
 
-    with running_stack(tmp_path, supervise=False) as stack:
-        stack.write_through_store("before")
-        wait_until(lambda: _replicated(stack, "before", "store-b"), 20, what="the write on the replica",
-                   ignore=SQL_NOT_YET)
+    with _replicating_stack(tmp_path) as stack:
         sup = _in_process(stack, SlowFirstAnswer)
         ok, message = asyncio.run(_switch_in_process(sup, "store-b"))
         assert ok, (message, sup.events)
@@ -375,10 +382,7 @@ def test_a_switchover_that_fails_midway_enables_writes_again(tmp_path: Path):
                 raise psycopg.OperationalError("server closed the connection unexpectedly")
             return await super()._sql(name, query, timeout)
 
-    with running_stack(tmp_path, supervise=False) as stack:
-        stack.write_through_store("before")
-        wait_until(lambda: _replicated(stack, "before", "store-b"), 20, what="the write on the replica",
-                   ignore=SQL_NOT_YET)
+    with _replicating_stack(tmp_path) as stack:
         sup = _in_process(stack, BrokenPosition)
         ok, message = asyncio.run(_switch_in_process(sup, "store-b"))
         assert not ok and "server closed the connection" in message, message

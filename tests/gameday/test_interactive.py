@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -38,14 +39,19 @@ phases:
 """
 
 
+def _in_a_terminal(day: Path, inventory: Path, reports: Path) -> pexpect.spawn:
+    """``gameday run`` in a pseudo-terminal of 120×40, as user bo."""
+    env = {**os.environ, "TERM": "xterm", "USER": "bo", "COLUMNS": "120", "LINES": "40"}
+    return pexpect.spawn(sys.executable, ["-m", "chaosrunner.cli", "gameday", "run", str(day), "--targets",
+                                          str(inventory), "--report-dir", str(reports)],
+                         cwd=str(ROOT), env=env, encoding="utf-8", timeout=60, dimensions=(40, 120))
+
+
 def test_interactive_game_day(tmp_path, isolated_state):
     day = tmp_path / "drill.yaml"
     day.write_text(DAY)
     with fresh_demo(tmp_path) as inventory:
-        env = {**os.environ, "TERM": "xterm", "USER": "bo", "COLUMNS": "120", "LINES": "40"}
-        child = pexpect.spawn(sys.executable, ["-m", "chaosrunner.cli", "gameday", "run", str(day), "--targets",
-                                               str(inventory), "--report-dir", str(tmp_path / "reports")],
-                              cwd=str(ROOT), env=env, encoding="utf-8", timeout=60, dimensions=(40, 120))
+        child = _in_a_terminal(day, inventory, tmp_path / "reports")
         try:
             child.expect("MANUAL: Confirm the latency")
             child.send("c")
@@ -96,10 +102,7 @@ def test_ctrl_c_at_the_terminal_aborts_reverts_and_still_writes_the_report(tmp_p
     day = tmp_path / "drill.yaml"
     day.write_text(DAY)
     with fresh_demo(tmp_path) as inventory:
-        env = {**os.environ, "TERM": "xterm", "USER": "bo", "COLUMNS": "120", "LINES": "40"}
-        child = pexpect.spawn(sys.executable, ["-m", "chaosrunner.cli", "gameday", "run", str(day), "--targets",
-                                               str(inventory), "--report-dir", str(tmp_path / "reports")],
-                              cwd=str(ROOT), env=env, encoding="utf-8", timeout=60, dimensions=(40, 120))
+        child = _in_a_terminal(day, inventory, tmp_path / "reports")
         try:
             child.expect("MANUAL: Confirm the latency")
             assert [t["type"] for t in toxics(inventory, "api-r1")] == ["latency"]     # in force now
