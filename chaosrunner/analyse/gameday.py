@@ -27,7 +27,6 @@ timing's start; adaptive sampling makes it ``sampling.fine`` where it matters):
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -93,9 +92,8 @@ def _first(samples: Sequence[Sample], cond: ConditionLike, start: float, *, prob
         if s.start < start:
             continue
         # the probe's previous sample did not meet the condition (else it would have been found),
-        # and neither did anything before the start: either bounds when it began to hold
-        gap = achieved(s.start, (x.start for x in own), floor=start, default=math.nan)
-        resolution = None if math.isnan(gap) else gap
+        # and the start bounds it too (s.start >= start: there is always a bound)
+        resolution = achieved(s.start, (x.start for x in own), floor=start, default=s.start - start)
         if cond.state is not None and s.ok == (cond.state == "ok"):
             return s.start, "", resolution
         if cond.equals is not None and s.ok and str(value_of(s)) == cond.equals:
