@@ -7,7 +7,7 @@ stop conditions and the recovery timeout are properties of the system under test
 does not fail over ten times faster because the drill is shorter. So the seed's five-minute
 partition runs for three seconds at ``--time-scale 0.01`` and is still judged on a 30 s failover.
 
-The run record says so (a note, and ``time_scale`` in the plan), and so does the report.
+The run record says so in a note, which the report shows.
 """
 from __future__ import annotations
 
