@@ -27,7 +27,7 @@ from chaosrunner.execute.signals import SignalGuard
 from chaosrunner.execute.stops import stop_conditions
 from chaosrunner.execute.recovery import Recovered, recover, refuse_orphans
 from chaosrunner.model.traffic import LoadInputError
-from chaosrunner.planning import Plan, check_environment, declared_faults, make_plan
+from chaosrunner.planning import Plan, check_environment, make_plan
 from chaosrunner.planning.safety import PRODUCTION_NAMES
 from chaosrunner.planning.timescale import compress
 from chaosrunner.probes import ProbeContext, build_probe
@@ -52,9 +52,10 @@ def load_experiment(path: str | Path, targets: str | Path | None = None,
 
 
 def plan(path: str | Path, targets: str | Path | None = None, variables: dict[str, str] | None = None,
-         only: str | None = None, time_scale: float = 1.0) -> list[Plan]:
+         only: str | None = None, time_scale: float = 1.0, offline: bool = False) -> list[Plan]:
     """Load and plan every experiment of a file, touching nothing. ``time_scale``: on a compressed
-    clock (``planning.timescale``: fault durations, pauses and load ×scale; objectives as written)."""
+    clock (``planning.timescale``: fault durations, pauses and load ×scale; objectives as written).
+    ``offline``: no driver is asked, so no target is reached (``make_plan``)."""
     exps = [compress(e, time_scale) for e in read_experiments(path, targets, variables)]
     if only is not None:
         picked = [e for e in exps if e.model.name == only]
@@ -62,7 +63,7 @@ def plan(path: str | Path, targets: str | Path | None = None, variables: dict[st
             raise ConfigError(f"no experiment named {only!r} in {path}",
                               hint="experiments: " + ", ".join(e.model.name for e in exps))
         exps = picked
-    return [_planned(e) for e in exps]
+    return [_planned(e, offline) for e in exps]
 
 
 def plan_ctk(path: str | Path) -> dict[str, Any]:
@@ -74,11 +75,11 @@ def plan_ctk(path: str | Path) -> dict[str, Any]:
     return ctk_plan(load_ctk(path))
 
 
-def _planned(exp: LoadedExperiment) -> Plan:
+def _planned(exp: LoadedExperiment, offline: bool = False) -> Plan:
     """``make_plan``, with its words for people (probe names, what each fault does) free of secrets; the
     text of an error it raises too. The faults keep their resolved values: drivers need them."""
     try:
-        return redacted_plan(make_plan(exp))
+        return redacted_plan(make_plan(exp, offline))
     except ChaosRunnerError as exc:
         raise exp.secrets.scrub(exc) from None
 
@@ -110,12 +111,9 @@ def validate(path: str | Path, targets: str | Path | None = None,
             out.append(Validation(exp.model.name, None, "targets not checked: no inventory (add `targets:` or "
                                                         "pass --targets to check them too)"))
         elif offline:
-            try:
-                drivers = sorted({f.driver for f in declared_faults(exp)})
-            except ChaosRunnerError as exc:
-                raise exp.secrets.scrub(exc) from None
-            out.append(Validation(exp.model.name, None, "checked offline (targets not reached): drivers "
-                                                        + (", ".join(drivers) or "none")))
+            p = _planned(exp, offline=True)
+            out.append(Validation(exp.model.name, p, "checked offline, targets not reached: drivers "
+                                                     + (", ".join(p.drivers) or "none")))
         else:
             out.append(Validation(exp.model.name, _planned(exp)))
         try:

@@ -142,7 +142,8 @@ def test_a_severity_that_is_not_on_the_scale_is_refused_with_its_line(tmp_path):
     exp.write_text("name: x\nseverity: urgent\nmethod:\n  - pause: 1s\n")
     r = CliRunner().invoke(app, ["validate", str(exp)])
     assert r.exit_code == 2, r.output
-    assert f"{exp}:2:11: severity: 'urgent' is not allowed here; expected 'critical', 'high', 'medium' or 'low'" in r.output
+    assert f"{exp}:2:11: severity: 'urgent' is not allowed here; expected 'critical', 'high', 'medium' or 'low'" \
+        in r.output
     exp.write_text("name: x\nseverity: high\nmethod:\n  - pause: 1s\n")
     assert CliRunner().invoke(app, ["validate", str(exp)]).exit_code == 0
     # the one scale of the risk register (model.risks.Severity): the seed's spelling is read as well

@@ -30,14 +30,18 @@ def test_offline_checks_the_file_without_reaching_the_cluster(tmp_path):
     assert online.returncode == 2 and "in-cluster" in online.stderr, online.stderr   # the cluster was asked
     offline = run_cli("validate", str(exp), "--offline")
     assert offline.returncode == 0, offline.stderr
-    assert offline.stdout.strip() == "ok: offline (checked offline (targets not reached): drivers kubernetes)"
+    assert " ".join(offline.stdout.split()) == "ok: offline (1 faults, 1 probes; checked offline, targets not " \
+                                               "reached: drivers kubernetes)"
+    plan = run_cli("plan", str(exp))                          # plan itself reaches the cluster: no offline there
+    assert plan.returncode == 2 and "in-cluster" in plan.stderr
 
 
 def test_offline_still_refuses_what_the_file_gets_wrong(tmp_path):
     write(tmp_path / "inv.yaml", INV)
     cases = {
         "  - action: {type: pod-kill, target: apx}\n": (7, "unknown target 'apx'", "did you mean 'api'?"),
-        "  - action: {type: pod-kill, target: web}\n": (7, "target 'web' has no kubernetes handle", "add `kubernetes:`"),
+        "  - action: {type: pod-kill, target: web}\n": (7, "target 'web' has no kubernetes handle",
+                                                          "add `kubernetes:`"),
         "  - action: {type: pod-kill, target: api, bogus: 1}\n": (7, "unknown key 'bogus'", "allowed here"),
     }
     for line, (lineno, what, hint) in cases.items():

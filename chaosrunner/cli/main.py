@@ -92,8 +92,8 @@ def validate(file: Path = typer.Argument(..., help="experiment or game-day file"
     def go() -> int:
         for v in api.validate(file, targets, _parse_vars(var), offline=offline):
             if v.plan is not None:
-                out.print(f"ok: {v.name} ({len(v.plan.faults())} faults, {len(v.plan.probe_names)} probes)",
-                          markup=False)
+                out.print(f"ok: {v.name} ({len(v.plan.faults())} faults, {len(v.plan.probe_names)} probes"
+                          + (f"; {v.note}" if v.note else "") + ")", markup=False)
             else:
                 out.print(f"ok: {v.name} ({v.note})", markup=False)
         return 0

@@ -66,7 +66,9 @@ def is_gameday(path: str | Path) -> bool:
 
 
 def read_gameday(path: str | Path, targets: str | Path | None = None,
-                 variables: dict[str, str] | None = None) -> LoadedGameDay:
+                 variables: dict[str, str] | None = None, offline: bool = False) -> LoadedGameDay:
+    """Read, check and plan a game day; ``offline``: planned without asking any driver (no target
+    is reached: ``make_plan``), for a day meant to run elsewhere (``schedule export``)."""
     registry()
     file = Path(path)
     data, marks = read_yaml(file)
@@ -96,15 +98,16 @@ def read_gameday(path: str | Path, targets: str | Path | None = None,
         model = validate(GameDay, resolved, marks)
     except ConfigError as exc:
         raise resolver.explain(exc) from None
-    plan, actions = _plan_actions(file, model, resolved, data, marks, inventory, secrets)
+    plan, actions = _plan_actions(file, model, resolved, data, marks, inventory, secrets, offline)
     day = LoadedGameDay(file, model, data, marks, inventory, secrets, plan, actions, inventory_path=inv_path)
     _check_references(day)
-    day.nested = _nested(day)
+    day.nested = _nested(day, offline)
     return day
 
 
 def _plan_actions(file: Path, model: GameDay, resolved: dict[str, Any], raw: dict[str, Any], marks: Marks,
-                  inventory: LoadedInventory | None, secrets: Secrets) -> tuple[Plan, dict[Index, PlannedStep]]:
+                  inventory: LoadedInventory | None, secrets: Secrets,
+                  offline: bool = False) -> tuple[Plan, dict[Index, PlannedStep]]:
     """The day's actions as an experiment's method, planned by the experiment planner; the method's
     marks are the steps' own, so a planning error names the step's line."""
     from chaosrunner.planning import make_plan
@@ -139,7 +142,7 @@ def _plan_actions(file: Path, model: GameDay, resolved: dict[str, Any], raw: dic
     raw_exp: dict[str, Any] = {k: raw[k] for k in header if k in raw}
     loaded = LoadedExperiment(file, exp_model, {**raw_exp, "name": model.name}, exp_marks, (), inventory, secrets)
     try:
-        plan = make_plan(loaded)
+        plan = make_plan(loaded, offline)
     except PlanError as exc:
         raise secrets.scrub(exc) from None
     steps = plan.steps if method else []
@@ -216,7 +219,7 @@ def _check_references(day: LoadedGameDay) -> None:
                             day.marks.at(("success_criteria", i)), "add `writer:` to the header")
 
 
-def _nested(day: LoadedGameDay) -> dict[Index, list[Plan | NestedCtk]]:
+def _nested(day: LoadedGameDay, offline: bool = False) -> dict[Index, list[Plan | NestedCtk]]:
     from chaosrunner import api
     from chaosrunner.ctk import is_ctk_file, load_ctk
 
@@ -232,5 +235,5 @@ def _nested(day: LoadedGameDay) -> dict[Index, list[Plan | NestedCtk]]:
         if is_ctk_file(path):           # checked as `chaos validate` checks it; run by chaoslib
             out[(p, s)] = [NestedCtk(path, load_ctk(path).title)]
             continue
-        out[(p, s)] = list(api.plan(path, targets=day.inventory_path))   # its own errors name its own lines
+        out[(p, s)] = list(api.plan(path, targets=day.inventory_path, offline=offline))  # errors: its own lines
     return out

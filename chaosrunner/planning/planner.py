@@ -114,7 +114,11 @@ def _target_names(exp: LoadedExperiment, spec: Any, where: Any) -> list[str]:
     return inv.members(spec.target)
 
 
-def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> list[PlannedStep]:
+OFFLINE = "(not reached: planned offline)"
+
+
+def _plan_section(exp: LoadedExperiment, section: str, counter: list[int],
+                  offline: bool = False) -> list[PlannedStep]:
     model = exp.model
     inv = exp.inventory.model if exp.inventory else None
     steps = model.method if section == "method" else model.rollback
@@ -141,12 +145,15 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
             target = inv.targets.get(name) if inv else None
             driver = _driver_for(spec, name, inv, where)
             fault = PlannedFault(fid, spec, name, target, driver)
+            planned.faults.append(fault)
+            if offline:                    # no driver is asked: it would reach its cluster, account or proxy
+                planned.describe.append((f"{spec.type} on {name} by the {driver} driver {OFFLINE}", OFFLINE))
+                continue
             drv = registry()[driver]()
             try:
                 drv.check(fault)
             except PlanError as exc:
                 raise PlanError(exc.message, where, exc.hint) from None
-            planned.faults.append(fault)
             planned.describe.append(drv.describe(fault))
         planned.duration = 0.0 if spec.background else (spec.duration or 0.0)
         t += planned.duration
@@ -154,34 +161,17 @@ def _plan_section(exp: LoadedExperiment, section: str, counter: list[int]) -> li
     return out
 
 
-def declared_faults(exp: LoadedExperiment) -> list[PlannedFault]:
-    """Each fault of the method and the rollbacks on each concrete target, with the driver ``plan``
-    would pair it with, without asking any driver: no cluster, account or proxy is reached. What an
-    export must grant rights for (``schedule export --format k8s-cronjob``), and what ``validate
-    --offline`` checks: a target the inventory lacks, or a fault no driver can take there, is a
-    PlanError at its line, as in ``plan``."""
-    inv = exp.inventory.model if exp.inventory else None
-    out: list[PlannedFault] = []
-    for section, steps in (("method", exp.model.method), ("rollback", exp.model.rollback)):
-        for i, step in enumerate(steps):
-            spec = step.action
-            if spec is None:
-                continue
-            where = exp.location(section, i, "action", "target") if spec.target else exp.location(section, i)
-            for name in _target_names(exp, spec, where):
-                driver = _driver_for(spec, name, inv, where)
-                out.append(PlannedFault(f"{section}-{i}", spec, name, inv.targets.get(name) if inv else None,
-                                        driver))
-    return out
-
-
-def make_plan(exp: LoadedExperiment) -> Plan:
+def make_plan(exp: LoadedExperiment, offline: bool = False) -> Plan:
+    """The plan of a read experiment. ``offline``: without asking any driver (no cluster, account
+    or proxy is reached): each fault's target and the driver that takes it are checked, not what
+    the driver would find there; the steps say so instead of what they would hit. For files that
+    run elsewhere (``validate --offline``, ``schedule export``: a CronJob's ``in_cluster`` inventory)."""
     exp = _with_prometheus_defaults(exp)
     _check_load(exp)
     model = exp.model
     counter = [0]
-    steps = _plan_section(exp, "method", counter)
-    rollbacks = _plan_section(exp, "rollback", counter)
+    steps = _plan_section(exp, "method", counter, offline)
+    rollbacks = _plan_section(exp, "rollback", counter, offline)
     inv = exp.inventory.model if exp.inventory else None
     method_end = max([s.at + (s.spec.duration or 0.0 if s.kind == "action" else s.duration) for s in steps] + [0.0])
     names = probe_names(model.probes())

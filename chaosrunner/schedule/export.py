@@ -115,19 +115,25 @@ def _rights(entries: list[LoadedEntry],
     """(namespace → the rules a Role there grants, cluster-wide rules) for every experiment the entries
     run: each driver's rules in each namespace its targets live in (``kubernetes: {namespace}``), the
     CronJob's own namespace always listed, and the cluster rules of the fault types that need them
-    (node-drain: nodes and evictions). Read from the files alone (``planning.declared_faults``): the
-    export reaches no cluster, so it also works for an inventory with ``in_cluster: true``."""
+    (node-drain: nodes and evictions), for experiments and game days (their own faults and their
+    nested experiments'). Planned offline (``make_plan(offline=True)``): the export reaches no
+    cluster, so it also works for an inventory with ``in_cluster: true``."""
     from chaosrunner import api
-    from chaosrunner.planning import declared_faults
+    from chaosrunner.gameday.read import read_gameday
+    from chaosrunner.planning import Plan
 
     where: dict[str, list[dict[str, Any]]] = {namespace: []}
     cluster: list[dict[str, Any]] = []
     for entry in entries:
         for run in entry.runs:
-            if run.kind != "Experiment":
-                continue
-            for exp in api.load_experiment(run.path, entry.targets, entry.model.vars):
-                for fault in declared_faults(exp):
+            plans: list[Any]
+            if run.kind == "GameDay":
+                day = read_gameday(run.path, entry.targets, entry.model.vars, offline=True)
+                plans = [day.plan] + [p for ps in day.nested.values() for p in ps if isinstance(p, Plan)]
+            else:
+                plans = api.plan(run.path, entry.targets, entry.model.vars, offline=True)
+            for plan in plans:
+                for fault in plan.faults():
                     rules = DRIVER_RULES.get(fault.driver)
                     if rules:
                         ns = str(getattr(fault.handle(), "namespace", None) or namespace)

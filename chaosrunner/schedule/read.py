@@ -151,7 +151,7 @@ def _check_run(path: Path, kind: str, targets: Path | None, variables: dict[str,
                                   loc, "schedule experiments, or install a chaosrunner with game days")
             from chaosrunner.gameday import read as gameday_read
 
-            gameday_read.read_gameday(path, targets, variables)
+            gameday_read.read_gameday(path, targets, variables, offline=offline)
         else:
             from chaosrunner import api
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support import ROOT, run_dirs, write
+from support import run_dirs, write
 
 from .conftest import FIXTURES
 

@@ -179,6 +179,8 @@ targets:
     kubernetes: {namespace: envoy-control, selector: deployment/api-server, in_cluster: true}
   edge-node:
     kubernetes: {namespace: edge, selector: "app=edge-proxy", in_cluster: true}
+  drill-pods:
+    kubernetes: {namespace: drills, selector: "app=drill", in_cluster: true}
   local:
     url: http://127.0.0.1:9
     toxiproxy: {api: "http://127.0.0.1:9", proxy: local}
@@ -195,6 +197,20 @@ method:
 """
 
 
+K8S_DAY = """\
+kind: GameDay
+name: k8s-day
+targets: inv.yaml
+steady_state:
+  - probe: {type: command, name: ok, command: "true"}
+phases:
+  - name: one
+    steps:
+      - action: {type: pod-kill, target: drill-pods}
+      - experiment: k8s.yaml
+"""
+
+
 def test_k8s_cronjob_grants_the_drivers_rights_where_the_targets_are(tmp_path, monkeypatch):
     """The CronJob's service account lives in the export's namespace (``chaos``), the targets in
     others: a Role (the Kubernetes driver's rules) and a RoleBinding to that account in each target
@@ -205,13 +221,16 @@ def test_k8s_cronjob_grants_the_drivers_rights_where_the_targets_are(tmp_path, m
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
     (tmp_path / "inv.yaml").write_text(K8S_INV)
     (tmp_path / "k8s.yaml").write_text(K8S_EXP)
-    (tmp_path / "s.yaml").write_text("kind: Schedules\nschedules:\n  drills: {cron: \"0 3 * * *\", run: k8s.yaml}\n")
+    (tmp_path / "day.yaml").write_text(K8S_DAY)
+    (tmp_path / "s.yaml").write_text("kind: Schedules\nschedules:\n  drills: {cron: \"0 3 * * *\", run: k8s.yaml}\n"
+                                     "  day: {cron: \"0 4 * * *\", run: day.yaml}\n")
     out = export(tmp_path, "k8s-cronjob", tmp_path / "s.yaml")
     docs = list(yaml.safe_load_all((out / "chaosrunner-cronjobs.yaml").read_text()))
     for doc in docs:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
     roles = {d["metadata"]["namespace"]: d["rules"] for d in docs if d["kind"] == "Role"}
-    assert roles == {"chaos": [], "envoy-control": ROLE_RULES, "edge": ROLE_RULES}
+    # the game day's own pod-kill (drills) and its nested experiment's targets count too
+    assert roles == {"chaos": [], "envoy-control": ROLE_RULES, "edge": ROLE_RULES, "drills": ROLE_RULES}
     account = [{"kind": "ServiceAccount", "name": "chaosrunner", "namespace": "chaos"}]
     bindings = {d["metadata"]["namespace"]: d for d in docs if d["kind"] == "RoleBinding"}
     assert set(bindings) == set(roles)
@@ -227,4 +246,4 @@ def test_k8s_cronjob_grants_the_drivers_rights_where_the_targets_are(tmp_path, m
     docs = list(yaml.safe_load_all((export(tmp_path / "again", "k8s-cronjob", tmp_path / "s.yaml")
                                     / "chaosrunner-cronjobs.yaml").read_text()))
     assert not [d for d in docs if d["kind"].startswith("Cluster")]
-    assert {d["metadata"]["namespace"] for d in docs if d["kind"] == "Role"} == {"chaos", "envoy-control"}
+    assert {d["metadata"]["namespace"] for d in docs if d["kind"] == "Role"} == {"chaos", "envoy-control", "drills"}
