@@ -50,3 +50,28 @@ def test_offline_still_refuses_what_the_file_gets_wrong(tmp_path):
         assert r.returncode == 2, (line, r.stdout, r.stderr)
         assert f"{exp}:{lineno}:" in r.stderr and what in r.stderr and hint in r.stderr, (line, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_a_game_day_validates_offline_too(tmp_path):
+    """``validate --offline`` on a game day (``kind: GameDay``): its own faults and its nested
+    experiments planned without reaching the cluster; online, the in-cluster API is asked and fails."""
+    write(tmp_path / "inv.yaml", INV)
+    write(tmp_path / "exp.yaml", EXP)
+    day = write(tmp_path / "day.yaml", """\
+kind: GameDay
+name: k8s-day
+targets: inv.yaml
+steady_state:
+  - probe: {type: command, name: ok, command: "true"}
+phases:
+  - name: one
+    steps:
+      - action: {type: pod-kill, target: api}
+      - experiment: exp.yaml
+""")
+    online = run_cli("validate", str(day), env={"KUBERNETES_SERVICE_HOST": ""})
+    assert online.returncode == 2 and "in-cluster" in online.stderr, online.stderr
+    offline = run_cli("validate", str(day), "--offline")
+    assert offline.returncode == 0, offline.stderr
+    assert " ".join(offline.stdout.split()) == ("ok: k8s-day (1 phases, 2 steps, 1 faults, 1 nested experiments) "
+                                                "(checked offline, targets not reached)")

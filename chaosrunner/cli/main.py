@@ -86,7 +86,7 @@ def validate(file: Path = typer.Argument(..., help="experiment or game-day file"
              ) -> None:
     """Check an experiment file (or a game day, kind: GameDay) and its inventory; touches nothing."""
     if api.file_kind(file) == "GameDay":                    # exactly as `chaosrunner gameday validate`
-        _gameday_cli().validate(file, targets, var)          # exits with its code
+        _gameday_cli().validate(file, targets, var, offline)  # exits with its code
         return
 
     def go() -> int:

@@ -22,14 +22,17 @@ def _vars(items: list[str] | None) -> dict[str, str]:
 @app.command()
 def validate(file: Path = typer.Argument(..., help="game-day file (kind: GameDay)"),
              targets: Path | None = typer.Option(None, "--targets", "-t", help="targets inventory"),
-             var: list[str] | None = typer.Option(None, "--var")) -> None:
+             var: list[str] | None = typer.Option(None, "--var"),
+             offline: bool = typer.Option(False, "--offline", help="do not reach the targets (as `validate "
+                                                                    "--offline`)")) -> None:
     """Check a game-day file, its inventory and its nested experiments; touches nothing."""
     from chaosrunner.cli.main import _guard
     from chaosrunner.gameday.read import read_gameday
 
     def go() -> int:
-        day = read_gameday(file, targets, _vars(var))
-        out.print(f"ok: {day.summary()}", markup=False)
+        day = read_gameday(file, targets, _vars(var), offline=offline)
+        out.print(f"ok: {day.summary()}" + (" (checked offline, targets not reached)" if offline else ""),
+                  markup=False)
         return 0
     _guard(go, internal=2)
 
