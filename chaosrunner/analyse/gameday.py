@@ -215,13 +215,16 @@ class _Equals:
 
 def failback_verdict(samples: Sequence[Sample], probe: str, to: str, within: float, restored: float | None,
                      resolution: float) -> Verdict:
-    """The role back on the preferred node within ``within`` of the last revert (the restore)."""
+    """The role back on the preferred node within ``within`` of the last revert (the restore); ± the
+    resolution the instant achieved (as an expected timing's), else ``resolution``."""
     expected = f"{probe} back on {to} ≤ {format_duration(within)} after the restore"
     if restored is None:
         return Verdict("automatic failback", Status.UNKNOWN, expected, "not measured", "no fault was reverted",
                        kind="objective")
 
-    at, _ = first_time(samples, _Equals(probe, to), restored, probes=[probe], stable_for=0.0)
+    at, _, achieved_resolution = _first(samples, _Equals(probe, to), restored, probes=[probe], stable_for=0.0)
+    if achieved_resolution is not None:
+        resolution = achieved_resolution
     if at is None:
         return Verdict("automatic failback", Status.FAILED, expected, "never",
                        f"{probe} never showed {to} after the restore", kind="objective", precision=resolution)

@@ -103,6 +103,11 @@ def test_a_timing_prints_the_resolution_it_achieved_not_the_interval():
     assert restored.measured == pytest.approx(2.5) and restored.resolution == pytest.approx(0.025)
     v = failover.verdict(0.25)
     assert "± 25ms" in v.measured and v.precision == pytest.approx(0.025), v.measured
+    # the failback criterion too: store-b back to store-a, sampled every 25 ms then
+    back = s + [at(3.0 + 0.025 * i, True, "store-a", "primary") for i in range(0, 10)]
+    fb = failback_verdict(back, "primary", "store-a", 30, 2.0, 0.25)
+    assert fb.status is Status.PASSED and fb.value == pytest.approx(1.0) and fb.precision == pytest.approx(0.025)
+    assert "± 25ms" in fb.measured, fb.measured
     never = measure_timing("failover", 6, "T+0", cond(probe="primary", equals="store-c"), 0.0, s,
                            probes=PROBES, stable_for=0.5, end=3.5)
     assert never.resolution is None and never.verdict(0.25).precision == 0.25
