@@ -28,13 +28,14 @@ import argparse
 import asyncio
 import json
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from chaosrunner.demo.inventory import free_ports
 
 import aiohttp
 
@@ -51,16 +52,6 @@ INTERVAL = 0.25
 STABLE_FOR = 3.0
 FINE = 0.025
 WATCH = 2.0
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 # -- the scripted targets (run with --serve in a child process) ------------------------------

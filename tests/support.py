@@ -166,12 +166,17 @@ def prometheus_scraping(tmp: Path) -> Iterator[tuple[str, str]]:
         wait_http(prom_url + "/-/ready", proc=prom)
         yield app_url, prom_url
     finally:
-        for proc in (prom, app):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(prom, app)
+
+
+def stop_processes(*procs: subprocess.Popen) -> None:
+    """SIGTERM each, then SIGKILL what is still running 10 s later."""
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def set_gauge(app_url: str, value: float) -> None:

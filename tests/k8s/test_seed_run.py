@@ -30,7 +30,7 @@ import pytest
 from chaosrunner.demo.inventory import free_ports
 from chaosrunner.proxy.server import start_in_thread
 from k8s.conftest import NS
-from support import ROOT, run_cli, wait_http, wait_until, write
+from support import ROOT, run_cli, stop_processes, wait_http, wait_until, write
 
 pytestmark = pytest.mark.slow
 
@@ -65,12 +65,7 @@ def api_with_prometheus(tmp: Path) -> Iterator[tuple[str, str]]:
         wait_until(p99, timeout=60, what="p99 latency in Prometheus", ignore=(OSError, ValueError, KeyError))
         yield app_url, prom_url
     finally:
-        for proc in (prom, app):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(prom, app)
 
 
 def _toxics(api: str, proxy: str) -> list[dict]:
